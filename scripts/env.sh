@@ -1,0 +1,18 @@
+# Source this file: it makes sure the PyTorch 2.11.0 virtual environment that libtorch comes
+# from exists (installing it once, about 4.7 GB), and exports what the build and the binaries need.
+#
+#   NASCENT_TORCH_VENV   where the environment lives (default: ~/.cache/nascent/torch-venv,
+#                        outside the clone so that it is reused by every clone and CI run)
+NASCENT_TORCH_VENV="${NASCENT_TORCH_VENV:-$HOME/.cache/nascent/torch-venv}"
+export NASCENT_TORCH_VENV
+if ! "$NASCENT_TORCH_VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.11.0') else 1)" 2>/dev/null; then
+    echo "nascent: installing torch 2.11.0 into $NASCENT_TORCH_VENV (once; about 4.7 GB)" >&2
+    mkdir -p "$(dirname "$NASCENT_TORCH_VENV")"
+    python3 -m venv "$NASCENT_TORCH_VENV" >&2 || return 1 2>/dev/null || exit 1
+    "$NASCENT_TORCH_VENV/bin/pip" install --quiet torch==2.11.0 numpy >&2 || return 1 2>/dev/null || exit 1
+fi
+export LIBTORCH_USE_PYTORCH=1
+export PATH="$NASCENT_TORCH_VENV/bin:$PATH"
+NASCENT_TORCH_LIB="$("$NASCENT_TORCH_VENV/bin/python" -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))")"
+export NASCENT_TORCH_LIB
+export LD_LIBRARY_PATH="$NASCENT_TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
