@@ -1,7 +1,16 @@
-//! probe
-pub fn probe() -> f64 {
-    let t = tch::Tensor::from_slice(&[1.0f32, 2.0, 3.0]);
-    t.sum(tch::Kind::Float).double_value(&[])
-}
-#[cfg(test)]
-mod tests { #[test] fn p() { assert_eq!(super::probe(), 6.0); } }
+//! # nascent-train
+//!
+//! The deep-learning side of nascent, on tch (libtorch): the operation library, network
+//! builders (genotype -> model), datasets and augmentation, the trainer, measured metrics
+//! (parameters, FLOPs, latency, memory) and export (safetensors, ONNX).
+//!
+//! Everything above this crate talks to [`Model`], [`Network`] and [`Builder`]; it never
+//! touches tch directly.
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod model;
+
+pub use error::{TrainError, TrainResult};
+pub use model::{Builder, Model, NetOutput, NetSpec, Network};

@@ -1,0 +1,101 @@
+//! The model interface the rest of nascent sees.
+
+use crate::error::TrainResult;
+use tch::{Device, Tensor, nn};
+
+/// What a network returns.
+#[derive(Debug)]
+pub struct NetOutput {
+    /// Class logits, `[batch, classes]`.
+    pub logits: Tensor,
+    /// Logits of an auxiliary head (DARTS), only in training mode and when the network has one.
+    pub aux_logits: Option<Tensor>,
+}
+
+/// A network built from a genotype. Its weights live in the [`Model`]'s `VarStore`.
+pub trait Network: std::fmt::Debug + Send {
+    /// The forward pass; `train` selects training behaviour (batch statistics, drop-path,
+    /// auxiliary head).
+    fn forward(&self, xs: &Tensor, train: bool) -> NetOutput;
+
+    /// Sets the drop-path probability (networks without drop-path ignore it).
+    fn set_drop_path_prob(&mut self, _p: f64) {}
+}
+
+/// The shape of the task a network is built for, and optional scaling of the network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetSpec {
+    /// Input channels (1 for MNIST-like data, 3 for CIFAR).
+    pub in_channels: i64,
+    /// Input side in pixels (inputs are square).
+    pub resolution: i64,
+    /// Number of classes.
+    pub classes: i64,
+    /// Base channel width (`C`); `None` takes the space's default (16 for NB201, 36 for DARTS).
+    pub channels: Option<i64>,
+    /// Cells per stage (`N`, NB201) or cells in all (DARTS); `None` takes the default.
+    pub cells: Option<i64>,
+}
+
+impl NetSpec {
+    /// CIFAR-like: 3x32x32, `classes` classes, default width and depth.
+    pub fn cifar(classes: i64) -> Self {
+        NetSpec {
+            in_channels: 3,
+            resolution: 32,
+            classes,
+            channels: None,
+            cells: None,
+        }
+    }
+}
+
+/// Builds networks for the architectures of one space.
+pub trait Builder<A>: Send + Sync {
+    /// Builds `arch` for `spec`, creating its variables under `root`.
+    fn build(&self, arch: &A, spec: &NetSpec, root: &nn::Path) -> TrainResult<Box<dyn Network>>;
+}
+
+/// A built network with its weights.
+#[derive(Debug)]
+pub struct Model {
+    /// The weights.
+    pub vs: nn::VarStore,
+    /// The network.
+    pub net: Box<dyn Network>,
+    /// What it was built for.
+    pub spec: NetSpec,
+}
+
+impl Model {
+    /// Builds `arch` with `builder` on `device`.
+    pub fn new<A>(
+        builder: &dyn Builder<A>,
+        arch: &A,
+        spec: NetSpec,
+        device: Device,
+    ) -> TrainResult<Self> {
+        let vs = nn::VarStore::new(device);
+        let net = builder.build(arch, &spec, &vs.root())?;
+        Ok(Model { vs, net, spec })
+    }
+
+    /// Logits of a batch.
+    pub fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.net.forward(xs, train).logits
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    /// Number of trainable parameters.
+    pub fn num_params(&self) -> i64 {
+        self.vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum()
+    }
+}
