@@ -17,6 +17,7 @@ pub mod optimize;
 pub mod pareto;
 pub mod rng;
 pub mod space;
+pub mod storage;
 pub mod strategy;
 pub mod trial;
 
@@ -28,5 +29,9 @@ pub use objective::{Constraint, Direction, Metrics, Objective};
 pub use optimize::{next_fresh, run_queries};
 pub use rng::{Rng, derive_seed};
 pub use space::{Decision, Encoding, SearchSpace};
+pub use storage::{
+    Artefact, ArtefactKind, CreateOutcome, NewTrial, RequeueIf, StepValue, Storage, StorageError,
+    StorageResult, StudyCounts, StudyId, StudyRecord, StudySpec, TrialRecord, TrialResult,
+};
 pub use strategy::Strategy;
 pub use trial::{Budget, History, Trial, TrialState};
