@@ -318,7 +318,7 @@ pub(crate) fn log_ticks(lo: f64, hi: f64, widen: bool) -> Ticks {
     let stride = ((e1 - e0) as usize / 8).max(1);
     let mut ticks = Vec::new();
     for e in e0..=e1 {
-        if (e - e0) as usize % stride != 0 {
+        if !((e - e0) as usize).is_multiple_of(stride) {
             continue;
         }
         let base = 10f64.powi(e);
