@@ -22,6 +22,7 @@ use crate::space::SearchSpace;
 use crate::trial::{Budget, Trial, TrialState};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch: the clock of every timestamp in storage.
@@ -186,7 +187,7 @@ pub struct TrialResult {
 #[derive(Clone, Debug, PartialEq)]
 pub enum CreateOutcome {
     /// The trial was created and claimed.
-    Created(TrialRecord),
+    Created(Box<TrialRecord>),
     /// The architecture is already trial `number` of the study; nothing was created.
     Exists(u64),
     /// The study already holds the maximum number of trials; nothing was created.
@@ -469,3 +470,91 @@ pub trait Storage: Send + Sync {
     /// The artefacts of a study, in the order they were recorded.
     fn artefacts(&self, study: StudyId) -> StorageResult<Vec<Artefact>>;
 }
+
+macro_rules! forward_storage {
+    ($ptr:ident) => {
+        impl<T: Storage + ?Sized> Storage for $ptr<T> {
+            fn url(&self) -> &str {
+                (**self).url()
+            }
+            fn create_study(&self, spec: &StudySpec) -> StorageResult<StudyRecord> {
+                (**self).create_study(spec)
+            }
+            fn study(&self, name: &str) -> StorageResult<StudyRecord> {
+                (**self).study(name)
+            }
+            fn studies(&self) -> StorageResult<Vec<StudyRecord>> {
+                (**self).studies()
+            }
+            fn record_elapsed(&self, study: StudyId, seconds: f64) -> StorageResult<()> {
+                (**self).record_elapsed(study, seconds)
+            }
+            fn create_trial(
+                &self,
+                study: StudyId,
+                trial: &NewTrial,
+                max_trials: Option<u64>,
+            ) -> StorageResult<CreateOutcome> {
+                (**self).create_trial(study, trial, max_trials)
+            }
+            fn claim_queued(
+                &self,
+                study: StudyId,
+                worker: &str,
+            ) -> StorageResult<Option<TrialRecord>> {
+                (**self).claim_queued(study, worker)
+            }
+            fn heartbeat(&self, study: StudyId, number: u64, worker: &str) -> StorageResult<bool> {
+                (**self).heartbeat(study, number, worker)
+            }
+            fn report(
+                &self,
+                study: StudyId,
+                number: u64,
+                worker: &str,
+                step: u32,
+                value: f64,
+            ) -> StorageResult<()> {
+                (**self).report(study, number, worker, step, value)
+            }
+            fn finish(
+                &self,
+                study: StudyId,
+                number: u64,
+                worker: &str,
+                result: &TrialResult,
+            ) -> StorageResult<()> {
+                (**self).finish(study, number, worker, result)
+            }
+            fn requeue(
+                &self,
+                study: StudyId,
+                number: u64,
+                cond: &RequeueIf<'_>,
+            ) -> StorageResult<bool> {
+                (**self).requeue(study, number, cond)
+            }
+            fn trials(&self, study: StudyId, from: u64) -> StorageResult<Vec<TrialRecord>> {
+                (**self).trials(study, from)
+            }
+            fn trial(&self, study: StudyId, number: u64) -> StorageResult<TrialRecord> {
+                (**self).trial(study, number)
+            }
+            fn step_values(&self, study: StudyId, step: u32) -> StorageResult<Vec<StepValue>> {
+                (**self).step_values(study, step)
+            }
+            fn counts(&self, study: StudyId) -> StorageResult<StudyCounts> {
+                (**self).counts(study)
+            }
+            fn add_artefact(&self, artefact: &Artefact) -> StorageResult<()> {
+                (**self).add_artefact(artefact)
+            }
+            fn artefacts(&self, study: StudyId) -> StorageResult<Vec<Artefact>> {
+                (**self).artefacts(study)
+            }
+        }
+    };
+}
+
+forward_storage!(Box);
+forward_storage!(Arc);

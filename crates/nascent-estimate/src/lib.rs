@@ -1,0 +1,3 @@
+//! # nascent-estimate
+//!
+//! Performance estimation beyond full training.
