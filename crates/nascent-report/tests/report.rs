@@ -203,3 +203,19 @@ fn write_names_the_path_it_cannot_write() {
     assert!(err.contains(&file.display().to_string()), "{err}");
     let _ = std::fs::remove_file(&file);
 }
+
+#[test]
+fn decision_view_reads_any_space() {
+    use nascent_report::report::DecisionView;
+    let view = DecisionView::new(nascent_space::Nb201Space::new());
+    let a = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+    assert_eq!(view.ops(a), Nb201View.ops(a));
+    let d = view.diagrams(a);
+    assert_eq!(d.len(), 1);
+    let svg = d[0].to_svg();
+    roxmltree::Document::parse(&svg).unwrap();
+    // Six decisions between the input and output boxes.
+    assert_eq!(svg.matches("class=\"node ").count(), 8);
+    assert!(view.ops("|bogus~0|").is_empty());
+    assert!(view.diagrams("|bogus~0|").is_empty());
+}

@@ -760,11 +760,11 @@ fn ops(out: &mut String, r: &Report, ranked: &[&TrialRow]) {
         groups: vec![
             BarGroup {
                 name: format!("top {k}"),
-                values: shares.iter().map(|s| s.top).collect(),
+                values: shares.iter().map(|s| round1(s.top)).collect(),
             },
             BarGroup {
                 name: "all trials".into(),
-                values: shares.iter().map(|s| s.all).collect(),
+                values: shares.iter().map(|s| round1(s.all)).collect(),
             },
         ],
         orientation: Orientation::Horizontal,
@@ -792,6 +792,11 @@ fn ops(out: &mut String, r: &Report, ranked: &[&TrialRow]) {
         );
     }
     out.push_str("</tbody></table></div></section>");
+}
+
+/// A percentage rounded to one decimal, for bar labels.
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
 }
 
 fn trials_table(out: &mut String, r: &Report, ranked: &[&TrialRow]) {
