@@ -188,19 +188,25 @@ impl SqliteStorage {
             .map_err(|e| open_err(format!("{e} (path `{}`)", path.display())))?;
         conn.busy_timeout(options.busy_timeout)
             .map_err(|e| open_err(e.to_string()))?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| open_err(format!("{e} (path `{}`)", path.display())))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            log::warn!(
-                "storage `{url}`: the file system does not allow WAL mode (journal mode {mode}); \
-                 several processes may wait on each other"
-            );
-        }
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-            .map_err(|e| open_err(e.to_string()))?;
         let target = options.schema_version.unwrap_or(SCHEMA_VERSION);
-        migrate(&mut conn, url, target)?;
+        // Several processes opening a new file at once may find it locked while another
+        // switches it to WAL or creates the schema; SQLite does not always wait on its busy
+        // handler then, so wait here.
+        let deadline = std::time::Instant::now() + options.busy_timeout;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match init(&mut conn, url, target) {
+                Ok(()) => break,
+                Err(InitError::Sql(e)) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                Err(InitError::Sql(e)) => {
+                    return Err(open_err(format!("{e} (path `{}`)", path.display())));
+                }
+                Err(InitError::Storage(e)) => return Err(e),
+            }
+        }
         Ok(SqliteStorage {
             url: url.to_string(),
             path,
@@ -494,56 +500,76 @@ struct RawTrial {
     epochs: i64,
 }
 
+/// Why opening a file failed: an SQL error (retried when the file is busy) or a refusal.
+enum InitError {
+    Sql(rusqlite::Error),
+    Storage(StorageError),
+}
+
+impl From<rusqlite::Error> for InitError {
+    fn from(e: rusqlite::Error) -> Self {
+        InitError::Sql(e)
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Sets WAL mode and the connection's pragmas, then brings the schema to `target`.
+fn init(conn: &mut Connection, url: &str, target: i64) -> Result<(), InitError> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        log::warn!(
+            "storage `{url}`: the file system does not allow WAL mode (journal mode {mode}); \
+             several processes may wait on each other"
+        );
+    }
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+    migrate(conn, url, target)
+}
+
 /// Brings the file to `target` (creating the schema in an empty file); refuses newer files and
 /// SQLite files that are not nascent storages.
-fn migrate(conn: &mut Connection, url: &str, target: i64) -> StorageResult<()> {
-    let open_err = |e: rusqlite::Error| StorageError::Open {
-        url: url.to_string(),
-        reason: e.to_string(),
-    };
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(open_err)?;
-    let has_version: bool = tx
-        .query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .map_err(open_err)?
-        > 0;
+fn migrate(conn: &mut Connection, url: &str, target: i64) -> Result<(), InitError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let has_version: bool = tx.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? > 0;
     let version: i64 = if has_version {
         tx.query_row("SELECT MAX(version) FROM schema_version", [], |r| {
             r.get::<_, Option<i64>>(0)
-        })
-        .map_err(open_err)?
+        })?
         .unwrap_or(0)
     } else {
         let others: Vec<String> = tx
             .prepare(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
             )
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .map_err(open_err)?;
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())?;
         if !others.is_empty() {
-            return Err(StorageError::Open {
+            return Err(InitError::Storage(StorageError::Open {
                 url: url.to_string(),
                 reason: format!(
                     "the file is an SQLite database but not a nascent storage (it has tables {})",
                     others.join(", ")
                 ),
-            });
+            }));
         }
-        tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL);")
-            .map_err(open_err)?;
+        tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL);")?;
         0
     };
     if version > SCHEMA_VERSION {
-        return Err(StorageError::NewerSchema {
+        return Err(InitError::Storage(StorageError::NewerSchema {
             url: url.to_string(),
             found: version,
             supported: SCHEMA_VERSION,
-        });
+        }));
     }
     if version < target {
         for (i, sql) in MIGRATIONS
@@ -552,20 +578,24 @@ fn migrate(conn: &mut Connection, url: &str, target: i64) -> StorageResult<()> {
             .take(target as usize)
             .skip(version as usize)
         {
-            tx.execute_batch(sql).map_err(|e| StorageError::Open {
-                url: url.to_string(),
-                reason: format!("migration to schema version {} failed: {e}", i + 1),
+            tx.execute_batch(sql).map_err(|e| {
+                if is_busy(&e) {
+                    InitError::Sql(e)
+                } else {
+                    InitError::Storage(StorageError::Open {
+                        url: url.to_string(),
+                        reason: format!("migration to schema version {} failed: {e}", i + 1),
+                    })
+                }
             })?;
         }
-        tx.execute("DELETE FROM schema_version", [])
-            .map_err(open_err)?;
-        tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [target])
-            .map_err(open_err)?;
+        tx.execute("DELETE FROM schema_version", [])?;
+        tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [target])?;
         if version > 0 {
             log::info!("storage `{url}`: migrated schema version {version} to {target}");
         }
     }
-    tx.commit().map_err(open_err)?;
+    tx.commit()?;
     Ok(())
 }
 
