@@ -1,0 +1,228 @@
+//! [`TrainEvaluator`]: the performance estimator that trains each architecture for real.
+//!
+//! It builds the architecture with a [`Builder`], trains it with a [`Trainer`] on
+//! [`DataSplits`] and reports what it measured. The [`Budget`] of a trial sets the fidelity:
+//! `epochs`, `data_fraction` (a seeded subset of the training split), `resolution` (inputs
+//! resized), `cells` and `channels` (the network's depth and width).
+//!
+//! Metrics (accuracies in percent): `val_accuracy`, `train_accuracy`, `test_accuracy` (when
+//! asked for and the data has a test set), `params`, `train_seconds`, and `epochs`. The
+//! validation accuracy of every epoch goes to the trial's [`Reporter`], which may stop the
+//! trial (pruned). A genotype that cannot be built, a loss that diverges, or any other failure
+//! (even a panic inside libtorch) ends the trial as failed with the reason.
+
+use crate::data::DataSplits;
+use crate::error::{TrainError, TrainResult};
+use crate::model::{Builder, Model, NetSpec};
+use crate::trainer::{NoObserver, TrainConfig, TrainEnd, TrainObserver, TrainReport, Trainer};
+use nascent_core::{Budget, Error, Evaluation, Evaluator, Metrics, Outcome, Reporter};
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+use tch::Device;
+
+/// Trains architectures of type `A` and measures them.
+pub struct TrainEvaluator<A> {
+    builder: Box<dyn Builder<A>>,
+    data: Arc<DataSplits>,
+    config: TrainConfig,
+    spec: NetSpec,
+    device: Device,
+    report_test: bool,
+    _arch: PhantomData<fn(&A)>,
+}
+
+impl<A> std::fmt::Debug for TrainEvaluator<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainEvaluator")
+            .field("data", &self.data.origin)
+            .field("config", &self.config)
+            .field("spec", &self.spec)
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+impl<A> TrainEvaluator<A> {
+    /// An evaluator training with `config` on `device`; the network's input shape and classes
+    /// come from `data`, its width and depth are the builder's defaults unless set with
+    /// [`TrainEvaluator::with_scale`]. The configuration is checked.
+    pub fn new(
+        builder: Box<dyn Builder<A>>,
+        data: Arc<DataSplits>,
+        config: TrainConfig,
+        device: Device,
+    ) -> TrainResult<Self> {
+        config.check()?;
+        let [c, h, w] = data.shape();
+        if h != w {
+            return Err(Error::data(
+                &data.origin,
+                None,
+                format!("networks take square inputs; the samples are {h}x{w}"),
+            )
+            .into());
+        }
+        let spec = NetSpec {
+            in_channels: c as i64,
+            resolution: h as i64,
+            classes: data.classes() as i64,
+            channels: None,
+            cells: None,
+        };
+        Ok(TrainEvaluator {
+            builder,
+            data,
+            config,
+            spec,
+            device,
+            report_test: false,
+            _arch: PhantomData,
+        })
+    }
+
+    /// Also measures (and reports) the test accuracy.
+    pub fn with_test(mut self, on: bool) -> Self {
+        self.report_test = on;
+        self
+    }
+
+    /// Sets the default width (`channels`) and depth (`cells`) of the networks; a trial's
+    /// budget overrides them.
+    pub fn with_scale(mut self, channels: Option<i64>, cells: Option<i64>) -> Self {
+        self.spec.channels = channels;
+        self.spec.cells = cells;
+        self
+    }
+
+    /// The network specification for `budget`.
+    pub fn spec_for(&self, budget: &Budget) -> NetSpec {
+        let mut spec = self.spec.clone();
+        if let Some(r) = budget.resolution {
+            spec.resolution = r as i64;
+        }
+        if let Some(c) = budget.channels {
+            spec.channels = Some(c as i64);
+        }
+        if let Some(n) = budget.cells {
+            spec.cells = Some(n as i64);
+        }
+        spec
+    }
+
+    /// Builds and trains `arch` within `budget`, returning the trained model and the report.
+    pub fn train(
+        &self,
+        arch: &A,
+        budget: &Budget,
+        reporter: &mut dyn Reporter,
+        observer: &mut dyn TrainObserver,
+    ) -> TrainResult<(Model, TrainReport)> {
+        let mut cfg = self.config.clone();
+        if let Some(e) = budget.epochs {
+            cfg.epochs = e;
+        }
+        if let Some(r) = budget.resolution {
+            cfg.resolution = Some(r as i64);
+        }
+        cfg.evaluate_test = self.report_test;
+        let trainer = Trainer::new(cfg)?;
+        let data = match budget.data_fraction {
+            Some(f) if !(f > 0.0 && f <= 1.0) => {
+                return Err(Error::config(
+                    "budget.data_fraction",
+                    format!("must be in (0, 1], got {f}"),
+                )
+                .into());
+            }
+            Some(f) if f < 1.0 => {
+                let mut d = (*self.data).clone();
+                d.train = d.train.fraction(f, self.config.seed ^ 0xDA7A);
+                std::borrow::Cow::Owned(d)
+            }
+            _ => std::borrow::Cow::Borrowed(&*self.data),
+        };
+        trainer.seed_torch();
+        let spec = self.spec_for(budget);
+        let mut model = Model::new(&*self.builder, arch, spec, self.device)?;
+        let report = trainer.fit(&mut model, &data, reporter, observer)?;
+        Ok((model, report))
+    }
+
+    fn metrics_of(&self, model: &Model, report: &TrainReport, seconds: f64) -> Metrics {
+        let mut m = Metrics::new();
+        if let Some(v) = report.val_accuracy {
+            m.insert("val_accuracy".into(), v);
+        }
+        m.insert("train_accuracy".into(), report.train_accuracy);
+        if let Some(t) = report.test_accuracy {
+            m.insert("test_accuracy".into(), t);
+        }
+        m.insert("params".into(), model.num_params() as f64);
+        m.insert("train_seconds".into(), seconds);
+        m.insert("epochs".into(), report.epochs_done as f64);
+        m
+    }
+}
+
+impl<A> Evaluator<A> for TrainEvaluator<A> {
+    fn metrics(&self) -> Vec<String> {
+        let mut m = vec![
+            "val_accuracy".to_string(),
+            "train_accuracy".into(),
+            "params".into(),
+            "train_seconds".into(),
+            "epochs".into(),
+        ];
+        if self.report_test {
+            m.push("test_accuracy".into());
+        }
+        m
+    }
+
+    fn evaluate(&self, arch: &A, budget: &Budget, reporter: &mut dyn Reporter) -> Outcome {
+        let t0 = Instant::now();
+        let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.train(arch, budget, reporter, &mut NoObserver)
+        }));
+        let seconds = t0.elapsed().as_secs_f64();
+        match run {
+            Ok(Ok((model, report))) => {
+                let evaluation = Evaluation {
+                    metrics: self.metrics_of(&model, &report, seconds),
+                    cost_seconds: seconds,
+                };
+                match report.end {
+                    TrainEnd::Completed => Outcome::Complete(evaluation),
+                    TrainEnd::Stopped => Outcome::Pruned(evaluation),
+                }
+            }
+            Ok(Err(e)) => Outcome::Failed {
+                reason: failure_reason(&e),
+                cost_seconds: seconds,
+            },
+            Err(panic) => Outcome::Failed {
+                reason: format!("training panicked: {}", panic_message(&panic)),
+                cost_seconds: seconds,
+            },
+        }
+    }
+}
+
+fn failure_reason(e: &TrainError) -> String {
+    match e {
+        TrainError::Diverged(r) => format!("diverged: {r}"),
+        other => other.to_string(),
+    }
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".into()
+    }
+}
