@@ -5,8 +5,7 @@
 //! an operation name. [`CellGraph::to_svg`] layers the nodes by their topological depth (inputs
 //! first, outputs last), orders each layer to reduce crossings, and draws edges as curves
 //! coloured by operation with the operation's name on the edge. Constructors build the graph of
-//! an NB201 cell ([`CellGraph::from_nb201`]) and of the two cells of a DARTS genotype
-//! ([`CellGraph::from_darts`]); [`ChainDiagram`] draws a chain of layers.
+//! an NB201 cell ([`CellGraph::from_nb201`]); [`ChainDiagram`] draws a chain of layers.
 //!
 //! ```
 //! use nascent_report::cell::CellGraph;
@@ -322,7 +321,8 @@ impl CellGraph {
     pub fn to_svg(&self) -> String {
         let layers = self.layers();
         let node_h = 30.0;
-        let row_gap = 74.0;
+        // Busy cells (DARTS: 8 operation edges) get more room between rows for labels.
+        let row_gap = if self.edges.len() > 8 { 92.0 } else { 74.0 };
         let widths: Vec<f64> = self
             .nodes
             .iter()
@@ -338,61 +338,151 @@ impl CellGraph {
         let layer_gap = (longest_op + max_w + 48.0).max(120.0);
         let rows = layers.iter().map(Vec::len).max().unwrap_or(0).max(1);
 
-        // Node centres.
-        let mut centre = vec![(0.0, 0.0); self.nodes.len()];
+        // Node centres. A gap that many labelled edges cross grows, so their labels fit.
         let mut layer_of = vec![0usize; self.nodes.len()];
+        for (l, layer) in layers.iter().enumerate() {
+            for &i in layer {
+                layer_of[i] = l;
+            }
+        }
+        let mut crossing = vec![0usize; layers.len()];
+        for &(s, t, k) in &self.resolved_edges() {
+            if self.edges[k].style == EdgeStyle::Plain {
+                continue;
+            }
+            let (a, b) = (layer_of[s].min(layer_of[t]), layer_of[s].max(layer_of[t]));
+            for c in &mut crossing[a..b] {
+                *c += 1;
+            }
+        }
+        let mut x_of_layer = vec![0.0; layers.len()];
+        for l in 1..layers.len() {
+            let extra = crossing[l - 1].saturating_sub(3) as f64 * 0.35 * longest_op;
+            x_of_layer[l] = x_of_layer[l - 1] + layer_gap + extra;
+        }
+        let mut centre = vec![(0.0, 0.0); self.nodes.len()];
         for (l, layer) in layers.iter().enumerate() {
             let offset = (rows - layer.len()) as f64 * row_gap / 2.0;
             for (k, &i) in layer.iter().enumerate() {
-                centre[i] = (l as f64 * layer_gap, offset + k as f64 * row_gap);
-                layer_of[i] = l;
+                centre[i] = (x_of_layer[l], offset + k as f64 * row_gap);
             }
         }
 
         // Edge geometry: cubic curves; long edges between nodes on one row bulge, alternately
         // up and down, so they clear the nodes between.
-        struct Drawn {
-            k: usize,
-            p0: (f64, f64),
-            c1: (f64, f64),
-            c2: (f64, f64),
-            p3: (f64, f64),
-        }
-        let mut drawn = Vec::new();
-        let mut bulges_per_span: Vec<usize> = Vec::new();
+        let rects: Vec<(f64, f64, f64, f64)> = centre
+            .iter()
+            .zip(&widths)
+            .map(|(&(x, y), w)| (x - w / 2.0, y - node_h / 2.0, x + w / 2.0, y + node_h / 2.0))
+            .collect();
+        // Each edge is a cubic curve. Among a few bulges (none, then up or down by growing
+        // amounts) it takes the one that crosses no other node and runs least along the
+        // edges drawn before it; short edges are routed first.
+        let mut drawn: Vec<Drawn> = Vec::new();
+        let mut routed: Vec<(f64, f64)> = Vec::new();
         let mut order = self.resolved_edges();
         order.sort_by_key(|&(s, t, k)| (layer_of[t].abs_diff(layer_of[s]), s, t, k));
         for (s, t, k) in order {
             let (x1, y1) = centre[s];
             let (x2, y2) = centre[t];
             let span = layer_of[t].abs_diff(layer_of[s]);
-            if span > 1 && (y2 - y1).abs() < 1.0 {
-                if bulges_per_span.len() <= span {
-                    bulges_per_span.resize(span + 1, 0);
-                }
-                let sign = if bulges_per_span[span].is_multiple_of(2) {
-                    -1.0
-                } else {
-                    1.0
-                };
-                bulges_per_span[span] += 1;
-                // Leave and enter the nodes off-centre, on the side the curve bulges to.
-                let off = sign * node_h * 0.3;
-                let p0 = (x1 + widths[s] / 2.0 - 2.0, y1 + off);
-                let p3 = (x2 - widths[t] / 2.0 + 2.0, y2 + off);
-                let dx = (p3.0 - p0.0) * 0.3;
-                let h = sign * (24.0 + 34.0 * (span - 1) as f64);
-                let (c1, c2) = ((p0.0 + dx, y1 + h), (p3.0 - dx, y2 + h));
-                drawn.push(Drawn { k, p0, c1, c2, p3 });
+            let same_row = (y2 - y1).abs() < 1.0;
+            let bulges: &[f64] = if span > 1 {
+                &[0.0, -1.0, 1.0, -2.0, 2.0, -3.0, 3.0, -4.0, 4.0]
             } else {
-                let p0 = (x1 + widths[s] / 2.0, y1);
-                let p3 = (x2 - widths[t] / 2.0, y2);
-                let dx = (p3.0 - p0.0) * 0.45;
-                let (c1, c2) = ((p0.0 + dx, y1), (p3.0 - dx, y2));
-                drawn.push(Drawn { k, p0, c1, c2, p3 });
+                &[0.0]
+            };
+            let mut best: Option<(f64, Drawn, Vec<Point>)> = None;
+            for &b in bulges {
+                let sign = b.signum();
+                // Bulging edges leave and enter the nodes off-centre, on their side.
+                let off = if b != 0.0 { sign * node_h * 0.3 } else { 0.0 };
+                let p0 = (x1 + widths[s] / 2.0 - off.abs() / 4.0, y1 + off);
+                let p3 = (x2 - widths[t] / 2.0 + off.abs() / 4.0, y2 + off);
+                let dx = (p3.0 - p0.0) * if b != 0.0 { 0.3 } else { 0.45 };
+                let h = b * (16.0 + 18.0 * span as f64);
+                let (c1, c2) = ((p0.0 + dx, p0.1 + h), (p3.0 - dx, p3.1 + h));
+                let samples: Vec<(f64, f64)> = (1..24)
+                    .map(|i| bezier(p0, c1, c2, p3, i as f64 / 24.0))
+                    .collect();
+                let hits = samples
+                    .iter()
+                    .filter(|p| {
+                        rects.iter().enumerate().any(|(i, r)| {
+                            i != s
+                                && i != t
+                                && p.0 > r.0 - 5.0
+                                && p.0 < r.2 + 5.0
+                                && p.1 > r.1 - 5.0
+                                && p.1 < r.3 + 5.0
+                        })
+                    })
+                    .count();
+                let close = samples
+                    .iter()
+                    .filter(|p| {
+                        routed
+                            .iter()
+                            .any(|q| (p.0 - q.0).abs() < 6.0 && (p.1 - q.1).abs() < 6.0)
+                    })
+                    .count();
+                let straight_through = same_row && b == 0.0 && span > 1;
+                let cost = hits as f64 * 1000.0
+                    + close as f64 * 8.0
+                    + b.abs() * 10.0
+                    + if straight_through { 500.0 } else { 0.0 };
+                if best.as_ref().is_none_or(|(c, _, _)| cost < *c) {
+                    best = Some((cost, Drawn { k, p0, c1, c2, p3 }, samples));
+                }
             }
+            let (_, d, samples) = best.expect("at least one bulge is tried");
+            routed.extend(samples);
+            drawn.push(d);
         }
         drawn.sort_by_key(|d| d.k);
+
+        // Edge labels: along each labelled edge, at the first spot (middle first) where the
+        // label overlaps no node and no label placed before it.
+        let mut labels: Vec<Option<(f64, f64)>> = vec![None; drawn.len()];
+        let mut boxes: Vec<(f64, f64, f64, f64)> = Vec::new();
+        for (j, d) in drawn.iter().enumerate() {
+            let e = &self.edges[d.k];
+            if e.style == EdgeStyle::Plain || e.op.is_empty() {
+                continue;
+            }
+            let w = text_width(&e.op, 10.5) / 2.0 + 2.0;
+            let mut best: Option<(f64, Point, Rect)> = None;
+            for t in [0.5, 0.6, 0.4, 0.7, 0.3, 0.78, 0.22] {
+                let m = bezier(d.p0, d.c1, d.c2, d.p3, t);
+                let bx = (m.0 - w, m.1 - 15.0, m.0 + w, m.1 - 2.0);
+                let overlap: f64 = boxes
+                    .iter()
+                    .chain(rects.iter())
+                    .map(|o| {
+                        let ox = (bx.2.min(o.2) - bx.0.max(o.0)).max(0.0);
+                        let oy = (bx.3.min(o.3) - bx.1.max(o.1)).max(0.0);
+                        ox * oy
+                    })
+                    .sum();
+                // Other edges running under the label make it hard to read.
+                let crossed = routed
+                    .iter()
+                    .filter(|q| q.0 > bx.0 && q.0 < bx.2 && q.1 > bx.1 && q.1 < bx.3)
+                    .count() as f64
+                    - own_samples(d, bx);
+                let cost = overlap * 10.0 + crossed.max(0.0) * 15.0 + (t - 0.5f64).abs() * 20.0;
+                if best.as_ref().is_none_or(|(c, _, _)| cost < *c) {
+                    best = Some((cost, m, bx));
+                }
+                if overlap == 0.0 && crossed <= 0.0 {
+                    break;
+                }
+            }
+            if let Some((_, m, bx)) = best {
+                labels[j] = Some(m);
+                boxes.push(bx);
+            }
+        }
 
         // Bounds of everything drawn, then the view box around them.
         let mut lo = (f64::INFINITY, f64::INFINITY);
@@ -406,10 +496,14 @@ impl CellGraph {
             grow(x + widths[i] / 2.0, y + node_h / 2.0);
         }
         for d in &drawn {
-            let m = bezier_mid(d.p0, d.c1, d.c2, d.p3);
-            let w = text_width(&self.edges[d.k].op, 10.5) / 2.0;
-            grow(m.0 - w, m.1 - 16.0);
-            grow(m.0 + w, m.1 + 6.0);
+            for i in 0..=12 {
+                let p = bezier(d.p0, d.c1, d.c2, d.p3, i as f64 / 12.0);
+                grow(p.0, p.1);
+            }
+        }
+        for b in &boxes {
+            grow(b.0, b.1);
+            grow(b.2, b.3);
         }
         if self.nodes.is_empty() {
             grow(0.0, 0.0);
@@ -533,12 +627,9 @@ impl CellGraph {
 
         // Edge labels above everything, with a white halo.
         out.push_str("<g class=\"edge-labels\" font-size=\"10.5\" stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\" stroke-linejoin=\"round\">");
-        for d in &drawn {
+        for (d, m) in drawn.iter().zip(&labels) {
             let e = &self.edges[d.k];
-            if e.style == EdgeStyle::Plain || e.op.is_empty() {
-                continue;
-            }
-            let m = bezier_mid(d.p0, d.c1, d.c2, d.p3);
+            let Some(m) = *m else { continue };
             let colour = match e.style {
                 EdgeStyle::Faint => "#999999",
                 _ => op_colour(&e.op),
@@ -598,6 +689,21 @@ impl CellGraph {
     }
 }
 
+/// A point (x, y) in pixels.
+type Point = (f64, f64);
+
+/// A box (x0, y0, x1, y1) in pixels.
+type Rect = (f64, f64, f64, f64);
+
+/// An edge as drawn: the index of the edge and its cubic curve.
+struct Drawn {
+    k: usize,
+    p0: (f64, f64),
+    c1: (f64, f64),
+    c2: (f64, f64),
+    p3: (f64, f64),
+}
+
 /// Splits legend entries into rows that fit `width`.
 fn legend_rows<'a>(ops: &[&'a str], width: f64) -> Vec<Vec<&'a str>> {
     let mut rows: Vec<Vec<&str>> = Vec::new();
@@ -614,11 +720,22 @@ fn legend_rows<'a>(ops: &[&'a str], width: f64) -> Vec<Vec<&'a str>> {
     rows
 }
 
-/// The point of a cubic Bézier curve at t = 1/2.
-fn bezier_mid(p0: (f64, f64), c1: (f64, f64), c2: (f64, f64), p3: (f64, f64)) -> (f64, f64) {
+/// How many of the routing samples of edge `d` fall inside box `b` (a label sits on its own
+/// edge, which does not count against it).
+fn own_samples(d: &Drawn, b: (f64, f64, f64, f64)) -> f64 {
+    (1..24)
+        .map(|i| bezier(d.p0, d.c1, d.c2, d.p3, i as f64 / 24.0))
+        .filter(|q| q.0 > b.0 && q.0 < b.2 && q.1 > b.1 && q.1 < b.3)
+        .count() as f64
+}
+
+/// The point of a cubic Bézier curve at `t`.
+fn bezier(p0: (f64, f64), c1: (f64, f64), c2: (f64, f64), p3: (f64, f64), t: f64) -> (f64, f64) {
+    let u = 1.0 - t;
+    let (a, b, c, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
     (
-        0.125 * p0.0 + 0.375 * c1.0 + 0.375 * c2.0 + 0.125 * p3.0,
-        0.125 * p0.1 + 0.375 * c1.1 + 0.375 * c2.1 + 0.125 * p3.1,
+        a * p0.0 + b * c1.0 + c * c2.0 + d * p3.0,
+        a * p0.1 + b * c1.1 + c * c2.1 + d * p3.1,
     )
 }
 

@@ -219,3 +219,52 @@ fn decision_view_reads_any_space() {
     assert!(view.ops("|bogus~0|").is_empty());
     assert!(view.diagrams("|bogus~0|").is_empty());
 }
+
+#[test]
+fn report_from_stored_records() {
+    use nascent_core::Budget;
+    use nascent_core::storage::{StudyId, StudyRecord, TrialRecord};
+    let study = StudyRecord {
+        id: StudyId(1),
+        name: "stored".into(),
+        space: "nb201".into(),
+        objectives: vec![Objective::maximize("val_accuracy")],
+        constraints: Vec::new(),
+        config: serde_json::Value::Null,
+        seed: 42,
+        created: 1000.0,
+        elapsed_seconds: 30.0,
+    };
+    let arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+    let trial = TrialRecord {
+        study: StudyId(1),
+        number: 0,
+        arch: arch.into(),
+        params: serde_json::Value::Null,
+        state: TrialState::Complete,
+        reason: None,
+        budget: Budget::epochs(3),
+        metrics: [("val_accuracy".to_string(), 88.5)].into_iter().collect(),
+        values: vec![88.5],
+        intermediate: vec![(1, 80.0), (2, 86.0), (3, 88.5)],
+        seed: 7,
+        worker: None,
+        created: 1001.0,
+        started: Some(1001.0),
+        finished: Some(1020.0),
+        heartbeat: Some(1019.0),
+        cost_seconds: 19.0,
+        attempts: 1,
+        epochs: 3,
+    };
+    let r = Report::from_records(&study, &[trial]);
+    assert_eq!(r.trials.len(), 1);
+    assert_eq!(r.trials[0].intermediate.len(), 3);
+    assert!(r.view.is_some(), "nb201 gets its view");
+    assert_eq!(r.settings, vec![("seed".to_string(), "42".to_string())]);
+    let html = r.to_html();
+    // The trial finished 20 s after the study was created.
+    assert!(html.contains("<td class=\"num\" data-v=\"20\">20</td>"));
+    assert!(section(&html, "cells").is_some());
+    assert!(nascent_report::report::view_for_space("unknown").is_none());
+}

@@ -34,7 +34,7 @@ mod stats;
 mod view;
 
 pub use stats::{OpShare, best_so_far, format_duration, format_time, op_shares};
-pub use view::{ArchDiagram, ArchView, DecisionView, Nb201View};
+pub use view::{ArchDiagram, ArchView, DecisionView, Nb201View, view_for_space};
 
 use nascent_core::storage::{StudyRecord, TrialRecord};
 use nascent_core::{Direction, Error, Metrics, Objective, Result, TrialState};
@@ -202,8 +202,9 @@ impl Report {
         }
     }
 
-    /// A report of a stored study and its trials. The strategy is left empty (it lives in
-    /// the study's configuration): set [`Report::strategy`].
+    /// A report of a stored study and its trials, drawing architectures with the view of its
+    /// space where it is a built-in one ([`view_for_space`]). The strategy is left empty (it
+    /// lives in the study's configuration): set [`Report::strategy`].
     pub fn from_records(study: &StudyRecord, trials: &[TrialRecord]) -> Self {
         let mut r = Report::new(
             study.name.clone(),
@@ -213,6 +214,7 @@ impl Report {
         );
         r.trials = trials.iter().map(TrialRow::from_record).collect();
         r.started = Some(study.created);
+        r.view = view_for_space(&study.space);
         r.settings.push(("seed".into(), study.seed.to_string()));
         r
     }

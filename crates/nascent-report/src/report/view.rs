@@ -30,7 +30,7 @@ impl ArchDiagram {
 /// What a report knows about the architectures of one search space: how to draw one, and
 /// which operations it uses (for the "which operations the best architectures favour" chart).
 ///
-/// Implemented by [`Nb201View`], [`DartsView`], [`DecisionView`] (any [`SearchSpace`]) and by
+/// Implemented by [`Nb201View`], [`DecisionView`] (any [`SearchSpace`]) and by
 /// closures `Fn(&str) -> Vec<ArchDiagram>` (operations then come from the diagrams' edges).
 pub trait ArchView: Send + Sync {
     /// The diagrams of the architecture written `arch` (its canonical string); empty when it
@@ -61,6 +61,16 @@ where
 {
     fn diagrams(&self, arch: &str) -> Vec<ArchDiagram> {
         self(arch)
+    }
+}
+
+/// The view of a built-in space from the name it stores ([`SearchSpace::name`]: `nb201`);
+/// `None` for other spaces (give the report a [`DecisionView`] of the space
+/// or a closure instead).
+pub fn view_for_space(name: &str) -> Option<Box<dyn ArchView>> {
+    match name {
+        "nb201" => Some(Box::new(Nb201View)),
+        _ => None,
     }
 }
 
