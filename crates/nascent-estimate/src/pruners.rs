@@ -27,6 +27,12 @@ fn utility(direction: Direction, value: f64) -> f64 {
     }
 }
 
+/// Whether the trial has reached the last step of its budget: stopping it then saves nothing,
+/// so no pruner does.
+fn at_end(ctx: &PruneContext<'_>) -> bool {
+    ctx.budget.epochs.is_some_and(|e| ctx.step >= e)
+}
+
 fn check_positive(field: &str, v: u32) -> nascent_core::Result<()> {
     if v == 0 {
         return Err(nascent_core::Error::config(field, "must be at least 1"));
@@ -80,7 +86,10 @@ impl Pruner for MedianPruner {
     }
 
     fn decide(&self, ctx: &PruneContext<'_>) -> Result<Verdict, StorageError> {
-        if ctx.step < self.warmup_steps || !ctx.step.is_multiple_of(self.interval.max(1)) {
+        if at_end(ctx)
+            || ctx.step < self.warmup_steps
+            || !ctx.step.is_multiple_of(self.interval.max(1))
+        {
             return Ok(Verdict::Continue);
         }
         let mut others: Vec<f64> = ctx
@@ -180,6 +189,9 @@ impl SuccessiveHalvingPruner {
         let Some(rung) = self.rung_of(ctx.step) else {
             return Ok(Verdict::Continue);
         };
+        if at_end(ctx) {
+            return Ok(Verdict::Continue);
+        }
         let mine = utility(ctx.direction, ctx.value);
         if !mine.is_finite() {
             return Ok(Verdict::Prune(format!(
@@ -313,7 +325,7 @@ impl Pruner for HyperbandPruner {
     fn decide(&self, ctx: &PruneContext<'_>) -> Result<Verdict, StorageError> {
         let seed = ctx.study.seed;
         let s = self.bracket_of(seed, ctx.number);
-        if ctx.step >= self.max_resource {
+        if ctx.step >= self.max_resource || at_end(ctx) {
             return Ok(Verdict::Continue);
         }
         let sh = self.bracket_pruner(s);

@@ -568,6 +568,7 @@ pub fn concurrent_claims(s: &dyn Storage) {
                     while let Some(r) = s.claim_queued(a.id, &w).unwrap() {
                         assert_eq!(r.worker.as_deref(), Some(w.as_str()));
                         mine.push(r.number);
+                        assert!(mine.len() <= 30, "claimed more trials than were queued");
                     }
                     mine
                 })
