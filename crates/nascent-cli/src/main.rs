@@ -27,7 +27,11 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    // Usage errors are the user's (exit 1); --help and --version exit 0.
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        let _ = e.print();
+        std::process::exit(if e.use_stderr() { 1 } else { 0 });
+    });
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",

@@ -58,16 +58,16 @@ impl GaussianProcess {
         nonzero.sort_by(f64::total_cmp);
         let median = nonzero.get(nonzero.len() / 2).copied().unwrap_or(1.0);
         let mut best: Option<GaussianProcess> = None;
+        let mut r = vec![0.0; n * n];
         let mut k = vec![0.0; n * n];
         for &rel in &LENGTH_GRID {
             let l2 = rel * median;
+            for (rv, dv) in r.iter_mut().zip(&d) {
+                *rv = (-dv / (2.0 * l2)).exp();
+            }
             for &eta in &NOISE_GRID {
+                k.copy_from_slice(&r);
                 for i in 0..n {
-                    for j in 0..=i {
-                        let v = (-d[i * n + j] / (2.0 * l2)).exp();
-                        k[i * n + j] = v;
-                        k[j * n + i] = v;
-                    }
                     k[i * n + i] = 1.0 + eta;
                 }
                 if !cholesky(&mut k, n) {

@@ -5,35 +5,41 @@
 /// (numerically) positive definite.
 pub fn cholesky(a: &mut [f64], n: usize) -> bool {
     for j in 0..n {
-        let mut d = a[j * n + j];
-        for k in 0..j {
-            d -= a[j * n + k] * a[j * n + k];
-        }
+        let row_j = j * n;
+        let d = a[row_j + j] - dot(&a[row_j..row_j + j], &a[row_j..row_j + j]);
         if !(d > 0.0 && d.is_finite()) {
             return false;
         }
         let d = d.sqrt();
-        a[j * n + j] = d;
+        a[row_j + j] = d;
         for i in j + 1..n {
-            let (row_i, row_j) = (i * n, j * n);
-            let mut s = a[row_i + j];
-            for k in 0..j {
-                s -= a[row_i + k] * a[row_j + k];
-            }
+            let row_i = i * n;
+            let s = a[row_i + j] - dot(&a[row_i..row_i + j], &a[row_j..row_j + j]);
             a[row_i + j] = s / d;
         }
-        for k in j + 1..n {
-            a[j * n + k] = 0.0;
-        }
+        a[row_j + j + 1..row_j + n].fill(0.0);
     }
     true
+}
+
+/// The dot product of two equally long slices (four accumulators, so it vectorises).
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let tail: f64 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc[0] + acc[1] + acc[2] + acc[3] + tail
 }
 
 /// Solves `L x = b` in place for lower-triangular `L`.
 pub fn solve_lower(l: &[f64], n: usize, b: &mut [f64]) {
     for i in 0..n {
-        let row = &l[i * n..i * n + i];
-        let s: f64 = row.iter().zip(&b[..i]).map(|(x, y)| x * y).sum();
+        let s = dot(&l[i * n..i * n + i], &b[..i]);
         b[i] = (b[i] - s) / l[i * n + i];
     }
 }

@@ -141,14 +141,15 @@ impl Mlp {
                     for k in (0..l).rev() {
                         let (nin, nout) = (net.sizes[k], net.sizes[k + 1]);
                         let off = net.offsets[k];
-                        // Bias gradient.
-                        for o in 0..nout {
-                            g[off + nin * nout + o] += deltas[k][o];
+                        let (gw, gb) = g[off..off + nin * nout + nout].split_at_mut(nin * nout);
+                        for (gbo, d) in gb.iter_mut().zip(&deltas[k]) {
+                            *gbo += d;
                         }
                         if k == 0 {
                             for &(i, xv) in &x[s] {
-                                for o in 0..nout {
-                                    g[off + i * nout + o] += xv * deltas[0][o];
+                                let grow = &mut gw[i * nout..(i + 1) * nout];
+                                for (gv, d) in grow.iter_mut().zip(&deltas[0]) {
+                                    *gv += xv * d;
                                 }
                             }
                         } else {
@@ -156,15 +157,18 @@ impl Mlp {
                             let d = &hi[0];
                             let prev = &mut lo[k - 1];
                             let a = &acts[k - 1];
+                            let w = &net.params[off..off + nin * nout];
                             for i in 0..nin {
-                                let row = off + i * nout;
-                                let mut back = 0.0;
-                                for o in 0..nout {
-                                    g[row + o] += a[i] * d[o];
-                                    back += net.params[row + o] * d[o];
+                                // ReLU: an inactive unit passes no gradient either way.
+                                if a[i] <= 0.0 {
+                                    prev[i] = 0.0;
+                                    continue;
                                 }
-                                // ReLU derivative of the previous (hidden) layer.
-                                prev[i] = if a[i] > 0.0 { back } else { 0.0 };
+                                let grow = &mut gw[i * nout..(i + 1) * nout];
+                                for (gv, dv) in grow.iter_mut().zip(d) {
+                                    *gv += a[i] * dv;
+                                }
+                                prev[i] = crate::linalg::dot(&w[i * nout..(i + 1) * nout], d);
                             }
                         }
                     }
