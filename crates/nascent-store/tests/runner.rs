@@ -461,7 +461,7 @@ fn time_and_epoch_budgets() {
         .unwrap();
     assert_eq!(s.stop, StopReason::TimeBudget);
     assert!(s.counts.complete >= 3, "{:?}", s.counts);
-    assert!(s.elapsed_seconds < 1.0);
+    assert!(s.elapsed_seconds < 2.0, "{}", s.elapsed_seconds);
     let recorded = storage.study("time").unwrap().elapsed_seconds;
     assert!(recorded >= 0.3, "{recorded}");
     // The time is spent: a second run starts nothing.
@@ -491,10 +491,10 @@ fn stop_at_deadline_prunes_the_trial_in_flight() {
     let study = open_or_create_study(&storage, &spec("deadline", 1)).unwrap();
     let space = Nb201Space::new();
     let ev = SyntheticEvaluator::new(nb201_structural_accuracy)
-        .with_epochs(100)
+        .with_epochs(400)
         .with_sleep(Duration::from_millis(5));
     let config = RunConfig {
-        budget: StudyBudget::seconds(0.15),
+        budget: StudyBudget::seconds(0.3),
         stop_at_deadline: true,
         ..quick(1, 1)
     };
@@ -505,7 +505,7 @@ fn stop_at_deadline_prunes_the_trial_in_flight() {
     let t = storage.trial(study.id, 0).unwrap();
     assert_eq!(t.state, TrialState::Pruned);
     assert!(t.reason.unwrap().contains("time budget"));
-    assert!(t.epochs < 100);
+    assert!(t.epochs < 400);
 }
 
 /// A space of 6 architectures (3 x 2 options).
