@@ -254,7 +254,7 @@ impl TrainConfig {
                         format!("must be in [0, 1), got ({beta1}, {beta2})"),
                     );
                 }
-                if !(*eps > 0.0) {
+                if eps.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
                     return bad("optimizer.eps", format!("must be positive, got {eps}"));
                 }
                 if !(*weight_decay >= 0.0 && weight_decay.is_finite()) {
@@ -498,7 +498,7 @@ impl Trainer {
                         -100,
                         cfg.label_smoothing,
                     );
-                    loss = loss + aux_loss * cfg.aux_weight;
+                    loss += aux_loss * cfg.aux_weight;
                 }
                 opt.zero_grad();
                 scaler.backward(&loss);
@@ -540,17 +540,16 @@ impl Trainer {
                 )));
             }
             let train_accuracy = 100.0 * correct.int64_value(&[]) as f64 / seen.max(1) as f64;
-            let val_accuracy = match &val {
-                Some(v) => Some(accuracy(
+            let val_accuracy = val.as_ref().map(|v| {
+                accuracy(
                     model,
                     v.clone(),
                     &data.norm,
                     cfg.eval_batch_size,
                     cfg.resolution,
                     cfg.prefetch,
-                )),
-                None => None,
-            };
+                )
+            });
             let stats = EpochStats {
                 epoch: epoch + 1,
                 lr,
@@ -582,19 +581,18 @@ impl Trainer {
                 break;
             }
         }
-        if report.epochs_done > first_epoch || first_epoch == cfg.epochs {
-            if report.val_accuracy.is_none()
-                && let Some(v) = &val
-            {
-                report.val_accuracy = Some(accuracy(
-                    model,
-                    v.clone(),
-                    &data.norm,
-                    cfg.eval_batch_size,
-                    cfg.resolution,
-                    cfg.prefetch,
-                ));
-            }
+        if report.val_accuracy.is_none()
+            && let Some(v) = &val
+        {
+            // Resumed from a checkpoint of a finished run: measure the restored model.
+            report.val_accuracy = Some(accuracy(
+                model,
+                v.clone(),
+                &data.norm,
+                cfg.eval_batch_size,
+                cfg.resolution,
+                cfg.prefetch,
+            ));
         }
         if report.end == TrainEnd::Completed
             && cfg.evaluate_test

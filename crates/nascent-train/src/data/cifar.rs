@@ -52,7 +52,7 @@ pub fn detect(dir: &Path) -> Option<CifarKind> {
 /// Parses the records of one batch file.
 pub fn parse_batch(path: &Path, bytes: &[u8], kind: CifarKind) -> Result<(Vec<u8>, Vec<i64>)> {
     let rec = kind.label_bytes() + PIXELS;
-    if bytes.is_empty() || bytes.len() % rec != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(rec) {
         return Err(Error::data(
             path,
             None,

@@ -295,18 +295,18 @@ impl Resolver {
             }
             None => tried.push("user cache: no $XDG_CACHE_HOME or $HOME".into()),
         }
-        if let Some(deb) = ds.debian_dir() {
-            if self.debian {
-                if let Some(found) = ds.find_at(deb) {
-                    return Ok(found);
-                }
-                tried.push(format!(
-                    "Debian package dataset-{}: not in {} (apt-get install dataset-{})",
-                    ds.folder(),
-                    deb.display(),
-                    ds.folder()
-                ));
+        if let Some(deb) = ds.debian_dir()
+            && self.debian
+        {
+            if let Some(found) = ds.find_at(deb) {
+                return Ok(found);
             }
+            tried.push(format!(
+                "Debian package dataset-{}: not in {} (apt-get install dataset-{})",
+                ds.folder(),
+                deb.display(),
+                ds.folder()
+            ));
         }
         match (ds.remote(), &cache) {
             (Some((homes, files)), Some(c)) if self.download => {

@@ -1,0 +1,383 @@
+//! The trainer and the training evaluator on real data (a small Fashion-MNIST subset) with a
+//! small real network: learning, determinism, resumption, pruning, and failures as reasons.
+
+mod common;
+
+use common::{TinyArch, TinyBuilder, small_fashion, torch_lock};
+use nascent_core::{Budget, Control, Evaluator, Outcome, RecordingReporter, Reporter};
+use nascent_train::data::{Augment, DataSplits, Dataset, LoadedData, Samples};
+use nascent_train::evaluate::TrainEvaluator;
+use nascent_train::trainer::{NoObserver, Optimizer, TrainConfig, TrainEnd, Trainer};
+use nascent_train::{Model, NetSpec};
+use std::sync::Arc;
+use tch::Device;
+
+fn quick(epochs: u32) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 32,
+        lr: 0.1,
+        threads: Some(2),
+        augment: Augment::none(),
+        ..TrainConfig::default()
+    }
+}
+
+fn spec() -> NetSpec {
+    NetSpec {
+        in_channels: 1,
+        resolution: 28,
+        classes: 10,
+        channels: None,
+        cells: None,
+    }
+}
+
+fn weights(m: &Model) -> Vec<(String, Vec<f32>)> {
+    let mut v: Vec<(String, Vec<f32>)> =
+        m.vs.variables()
+            .into_iter()
+            .map(|(n, t)| (n, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()))
+            .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn learns_and_is_deterministic_given_the_seed() {
+    let _lock = torch_lock();
+    let Some(data) = small_fashion(100, 0.2, 1) else {
+        return;
+    };
+    let run = |seed: u64| {
+        let cfg = TrainConfig { seed, ..quick(2) };
+        let t = Trainer::new(cfg).unwrap();
+        t.seed_torch();
+        let mut m = Model::new(&TinyBuilder::default(), &TinyArch(1), spec(), Device::Cpu).unwrap();
+        let mut rep = RecordingReporter::default();
+        let r = t.fit(&mut m, &data, &mut rep, &mut NoObserver).unwrap();
+        (r, rep.values, weights(&m))
+    };
+    let (a, ra, wa) = run(7);
+    let (b, rb, wb) = run(7);
+    assert_eq!(a.end, TrainEnd::Completed);
+    assert_eq!(a.epochs.len(), 2);
+    // Far above chance (10%) after two short epochs of 480 images.
+    let test = a.test_accuracy.unwrap();
+    eprintln!("test accuracy {test}");
+    assert!(test > 50.0, "test accuracy {test}");
+    assert!(a.epochs[1].train_loss < a.epochs[0].train_loss);
+    assert_eq!(ra.len(), 2);
+    assert_eq!(ra[1].1, a.val_accuracy.unwrap());
+    // Same seed, same everything.
+    assert_eq!(wa, wb);
+    assert_eq!(ra, rb);
+    assert_eq!(
+        (a.train_accuracy, a.val_accuracy, a.test_accuracy),
+        (b.train_accuracy, b.val_accuracy, b.test_accuracy)
+    );
+    assert_eq!(a.epochs[1].train_loss, b.epochs[1].train_loss);
+    // Another seed draws other initial weights.
+    let init = |seed: u64| {
+        Trainer::new(TrainConfig { seed, ..quick(1) })
+            .unwrap()
+            .seed_torch();
+        weights(&Model::new(&TinyBuilder::default(), &TinyArch(1), spec(), Device::Cpu).unwrap())
+    };
+    assert_eq!(init(7), init(7));
+    assert_ne!(init(7), init(8));
+}
+
+#[test]
+fn every_optimizer_and_schedule_trains() {
+    let _lock = torch_lock();
+    let Some(data) = small_fashion(30, 0.0, 2) else {
+        return;
+    };
+    use nascent_train::trainer::Schedule;
+    for (opt, sched, lr) in [
+        (
+            Optimizer::sgd_nesterov(),
+            Schedule::Step {
+                every: 1,
+                gamma: 0.5,
+            },
+            0.05,
+        ),
+        (
+            Optimizer::Sgd {
+                momentum: 0.0,
+                nesterov: false,
+                weight_decay: 0.0,
+            },
+            Schedule::Constant,
+            0.1,
+        ),
+        (Optimizer::adam(), Schedule::Cosine { min_lr: 0.0 }, 3e-3),
+        (
+            Optimizer::Adam {
+                beta1: 0.9,
+                beta2: 0.99,
+                eps: 1e-8,
+                weight_decay: 0.01,
+                decoupled: true,
+            },
+            Schedule::Constant,
+            3e-3,
+        ),
+    ] {
+        let cfg = TrainConfig {
+            optimizer: opt.clone(),
+            schedule: sched,
+            lr,
+            label_smoothing: 0.1,
+            warmup_epochs: 1,
+            ..quick(2)
+        };
+        let t = Trainer::new(cfg).unwrap();
+        t.seed_torch();
+        let mut m = Model::new(&TinyBuilder::default(), &TinyArch(1), spec(), Device::Cpu).unwrap();
+        let r = t
+            .fit(
+                &mut m,
+                &data,
+                &mut RecordingReporter::default(),
+                &mut NoObserver,
+            )
+            .unwrap();
+        // No validation set: the training accuracy is what gets reported.
+        assert!(r.val_accuracy.is_none());
+        eprintln!("{opt:?}: {:?}", r.test_accuracy);
+        assert!(r.test_accuracy.unwrap() > 25.0, "{opt:?}: {r:?}");
+    }
+}
+
+#[test]
+fn resuming_from_a_checkpoint_gives_the_same_model() {
+    let _lock = torch_lock();
+    let Some(data) = small_fashion(20, 0.1, 3) else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let ck = t.path().join("run").join("ck.safetensors");
+    let straight = {
+        let tr = Trainer::new(quick(2)).unwrap();
+        tr.seed_torch();
+        let mut m = Model::new(&TinyBuilder::default(), &TinyArch(1), spec(), Device::Cpu).unwrap();
+        tr.fit(
+            &mut m,
+            &data,
+            &mut RecordingReporter::default(),
+            &mut NoObserver,
+        )
+        .unwrap();
+        weights(&m)
+    };
+    // One epoch, checkpointed.
+    let first = TrainConfig {
+        checkpoint: Some(ck.clone()),
+        ..quick(2)
+    };
+    {
+        struct StopAfterOne;
+        impl Reporter for StopAfterOne {
+            fn report(&mut self, _: u32, _: f64) -> Control {
+                Control::Stop
+            }
+        }
+        let tr = Trainer::new(first.clone()).unwrap();
+        tr.seed_torch();
+        let mut m = Model::new(&TinyBuilder::default(), &TinyArch(1), spec(), Device::Cpu).unwrap();
+        let r = tr
+            .fit(&mut m, &data, &mut StopAfterOne, &mut NoObserver)
+            .unwrap();
+        assert_eq!(r.end, TrainEnd::Stopped);
+        assert_eq!(r.epochs_done, 1);
+        assert!(
+            r.test_accuracy.is_none(),
+            "a stopped run measures no test accuracy"
+        );
+    }
+    assert!(ck.exists());
+    // A fresh process would build a fresh model (other initial weights) and resume.
+    let tr = Trainer::new(TrainConfig {
+        resume: true,
+        seed: 0,
+        ..first
+    })
+    .unwrap();
+    tch::manual_seed(12345);
+    let mut m = Model::new(&TinyBuilder::default(), &TinyArch(1), spec(), Device::Cpu).unwrap();
+    let r = tr
+        .fit(
+            &mut m,
+            &data,
+            &mut RecordingReporter::default(),
+            &mut NoObserver,
+        )
+        .unwrap();
+    assert_eq!(r.epochs.len(), 1, "only the second epoch ran");
+    assert_eq!(r.epochs[0].epoch, 2);
+    assert_eq!(weights(&m), straight);
+
+    // A checkpoint of another network is refused with a clear error.
+    let mut other = Model::new(&TinyBuilder::default(), &TinyArch(2), spec(), Device::Cpu).unwrap();
+    let e = tr
+        .fit(
+            &mut other,
+            &data,
+            &mut RecordingReporter::default(),
+            &mut NoObserver,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ck.safetensors") && e.contains("shape"), "{e}");
+}
+
+fn evaluator(builder: TinyBuilder, cfg: TrainConfig) -> Option<TrainEvaluator<TinyArch>> {
+    let data = small_fashion(20, 0.2, 4)?;
+    Some(
+        TrainEvaluator::new(Box::new(builder), Arc::new(data), cfg, Device::Cpu)
+            .unwrap()
+            .with_test(true),
+    )
+}
+
+#[test]
+fn evaluator_reports_metrics_and_honours_the_budget() {
+    let _lock = torch_lock();
+    let Some(ev) = evaluator(TinyBuilder::default(), quick(3)) else {
+        return;
+    };
+    let mut rep = RecordingReporter::default();
+    let budget = Budget {
+        epochs: Some(2),
+        data_fraction: Some(0.5),
+        resolution: Some(20),
+        cells: None,
+        channels: Some(4),
+    };
+    let Outcome::Complete(e) = ev.evaluate(&TinyArch(1), &budget, &mut rep) else {
+        panic!("expected a complete trial");
+    };
+    for m in ev.metrics() {
+        assert!(e.metrics.contains_key(&m), "missing {m}: {:?}", e.metrics);
+    }
+    assert_eq!(rep.values.len(), 2, "two epochs reported");
+    assert_eq!(e.metrics["epochs"], 2.0);
+    // Width 4: conv 1->4 (36), BN 4 (8), conv 4->8 (288), BN 8 (16), linear 8x4x4->10 (1290).
+    assert_eq!(e.metrics["params"], 1638.0);
+    assert!(e.metrics["val_accuracy"] > 0.0 && e.metrics["val_accuracy"] <= 100.0);
+    assert!(e.cost_seconds > 0.0);
+    assert_eq!(ev.spec_for(&budget).resolution, 20);
+    let bad = Budget {
+        data_fraction: Some(1.5),
+        ..Budget::default()
+    };
+    let Outcome::Failed { reason, .. } = ev.evaluate(&TinyArch(1), &bad, &mut rep) else {
+        panic!()
+    };
+    assert!(reason.contains("data_fraction"), "{reason}");
+}
+
+#[test]
+fn reporter_stop_prunes_the_trial() {
+    let _lock = torch_lock();
+    let Some(ev) = evaluator(TinyBuilder::default(), quick(3)) else {
+        return;
+    };
+    struct StopAt(u32);
+    impl Reporter for StopAt {
+        fn report(&mut self, step: u32, _: f64) -> Control {
+            if step >= self.0 {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        }
+    }
+    let Outcome::Pruned(e) = ev.evaluate(&TinyArch(1), &Budget::default(), &mut StopAt(1)) else {
+        panic!("expected a pruned trial");
+    };
+    assert_eq!(e.metrics["epochs"], 1.0);
+    assert!(!e.metrics.contains_key("test_accuracy"));
+}
+
+#[test]
+fn a_nan_loss_and_an_unbuildable_genotype_fail_the_trial_with_a_reason() {
+    let _lock = torch_lock();
+    let Some(ev) = evaluator(TinyBuilder { poison: f64::NAN }, quick(1)) else {
+        return;
+    };
+    let Outcome::Failed { reason, .. } = ev.evaluate(
+        &TinyArch(1),
+        &Budget::default(),
+        &mut RecordingReporter::default(),
+    ) else {
+        panic!("expected a failed trial");
+    };
+    assert!(
+        reason.contains("diverged") && reason.contains("NaN"),
+        "{reason}"
+    );
+    assert!(reason.contains("epoch 1, batch 1"), "{reason}");
+
+    // Data with a NaN in it (a table of 3 features as 3x1x1 samples) makes the loss NaN.
+    let mut values: Vec<f32> = (0..120).map(|i| (i % 7) as f32).collect();
+    values[40] = f32::NAN;
+    let labels = (0..40).map(|i| i % 2).collect();
+    let bad = Dataset::new(
+        std::path::Path::new("table.csv"),
+        [3, 1, 1],
+        Samples::F32(values),
+        labels,
+        vec!["no".into(), "yes".into()],
+    )
+    .unwrap();
+    let splits = DataSplits::split(
+        LoadedData {
+            origin: "table.csv".into(),
+            train: bad,
+            test: None,
+        },
+        0.25,
+        0,
+    )
+    .unwrap();
+    let ev = TrainEvaluator::new(
+        Box::new(TinyBuilder::default()),
+        Arc::new(splits),
+        TrainConfig {
+            batch_size: 8,
+            ..quick(1)
+        },
+        Device::Cpu,
+    )
+    .unwrap();
+    let Outcome::Failed { reason, .. } = ev.evaluate(
+        &TinyArch(1),
+        &Budget::default(),
+        &mut RecordingReporter::default(),
+    ) else {
+        panic!("expected a failed trial");
+    };
+    assert!(
+        reason.contains("diverged") && reason.contains("NaN"),
+        "{reason}"
+    );
+
+    let Some(ev) = evaluator(TinyBuilder::default(), quick(1)) else {
+        return;
+    };
+    let Outcome::Failed { reason, .. } = ev.evaluate(
+        &TinyArch(0),
+        &Budget::default(),
+        &mut RecordingReporter::default(),
+    ) else {
+        panic!("expected a failed trial");
+    };
+    assert!(
+        reason.contains("cannot build") && reason.contains("TinyArch(0)"),
+        "{reason}"
+    );
+}
