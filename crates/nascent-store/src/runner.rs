@@ -982,7 +982,7 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
             .intermediate_direction
             .unwrap_or(self.study.objectives[0].direction);
         let mut reporter = StoreReporter {
-            runner_storage: self.storage,
+            storage: self.storage,
             study: &self.study,
             rec,
             worker,
@@ -1100,7 +1100,7 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
 /// The reporter handed to the evaluator: writes each value to storage, asks the pruner, and
 /// stops the evaluation on the stop signal or the deadline.
 struct StoreReporter<'r> {
-    runner_storage: &'r dyn Storage,
+    storage: &'r dyn Storage,
     study: &'r StudyRecord,
     rec: &'r TrialRecord,
     worker: &'r str,
@@ -1123,7 +1123,7 @@ impl Reporter for StoreReporter<'_> {
         }
         let number = self.rec.number;
         if let Err(e) = self
-            .runner_storage
+            .storage
             .report(self.study.id, number, self.worker, step, value)
         {
             self.error = Some(e);
@@ -1157,7 +1157,7 @@ impl Reporter for StoreReporter<'_> {
         }
         if let Some(p) = self.pruner {
             let ctx = PruneContext {
-                storage: self.runner_storage,
+                storage: self.storage,
                 study: self.study,
                 number,
                 budget: &self.rec.budget,
