@@ -95,11 +95,13 @@ pub fn crowding_distance(points: &[Vec<f64>], front: &[usize]) -> Vec<f64> {
         return vec![f64::INFINITY; n];
     }
     let m = points[front[0]].len();
-    for k in 0..m {
+    let columns = (0..m).map(|k| front.iter().map(|&i| points[i][k]).collect::<Vec<f64>>());
+    for column in columns {
+        let coord = |w: usize| column[w];
         let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&a, &b| points[front[a]][k].total_cmp(&points[front[b]][k]));
-        let lo = points[front[order[0]]][k];
-        let hi = points[front[order[n - 1]]][k];
+        order.sort_by(|&a, &b| coord(a).total_cmp(&coord(b)));
+        let lo = coord(order[0]);
+        let hi = coord(order[n - 1]);
         dist[order[0]] = f64::INFINITY;
         dist[order[n - 1]] = f64::INFINITY;
         let span = hi - lo;
@@ -107,7 +109,7 @@ pub fn crowding_distance(points: &[Vec<f64>], front: &[usize]) -> Vec<f64> {
             continue;
         }
         for w in 1..n - 1 {
-            let d = (points[front[order[w + 1]]][k] - points[front[order[w - 1]]][k]) / span;
+            let d = (coord(order[w + 1]) - coord(order[w - 1])) / span;
             dist[order[w]] += d;
         }
     }

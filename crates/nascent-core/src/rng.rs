@@ -147,7 +147,7 @@ impl Rng {
     /// or not finite, uniform).
     pub fn categorical(&mut self, weights: &[f64]) -> usize {
         let total: f64 = weights.iter().filter(|w| w.is_finite() && **w > 0.0).sum();
-        if !(total > 0.0) {
+        if total.is_nan() || total <= 0.0 {
             return self.below(weights.len());
         }
         let mut x = self.uniform() * total;

@@ -55,6 +55,7 @@ pub trait SearchSpace: Send + Sync {
     fn to_decisions(&self, arch: &Self::Arch) -> Vec<usize>;
 
     /// The architecture taking these options; an error if they break the space's rules.
+    #[allow(clippy::wrong_self_convention)] // the space is the factory of its architectures
     fn from_decisions(&self, choices: &[usize]) -> Result<Self::Arch>;
 
     /// Checks the space's rules.
@@ -157,6 +158,7 @@ pub trait SearchSpace: Send + Sync {
     }
 
     /// The architecture at a canonical index.
+    #[allow(clippy::wrong_self_convention)] // the space is the factory of its architectures
     fn from_index(&self, _index: u64) -> Option<Self::Arch> {
         None
     }
