@@ -10,7 +10,12 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod graph;
 pub mod model;
+pub mod nets;
+pub mod ops;
 
 pub use error::{TrainError, TrainResult};
 pub use model::{Builder, Model, NetOutput, NetSpec, Network};
+pub use nets::{ChainBuilder, DartsBuilder, GraphNet, Nb201Builder};
+pub use ops::{Op, OpConfig};

@@ -20,6 +20,13 @@ pub trait Network: std::fmt::Debug + Send {
 
     /// Sets the drop-path probability (networks without drop-path ignore it).
     fn set_drop_path_prob(&mut self, _p: f64) {}
+
+    /// The network's description as a [`Graph`](crate::graph::Graph) (nodes with shapes and
+    /// weights), from which parameters and FLOPs are counted and ONNX is written; `None` for
+    /// a network that cannot describe itself.
+    fn graph(&self) -> Option<&crate::graph::Graph> {
+        None
+    }
 }
 
 /// The shape of the task a network is built for, and optional scaling of the network.
