@@ -11,6 +11,11 @@ if ! "$NASCENT_TORCH_VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch
     python3 -m venv "$NASCENT_TORCH_VENV" >&2 || return 1 2>/dev/null || exit 1
     "$NASCENT_TORCH_VENV/bin/pip" install --quiet torch==2.11.0 numpy >&2 || return 1 2>/dev/null || exit 1
 fi
+# onnxruntime and onnx: the real ONNX runtime that checks nascent's ONNX export in the tests.
+if ! "$NASCENT_TORCH_VENV/bin/python" -c "import onnxruntime, onnx" 2>/dev/null; then
+    echo "nascent: installing onnxruntime and onnx into $NASCENT_TORCH_VENV (once; about 60 MB)" >&2
+    "$NASCENT_TORCH_VENV/bin/pip" install --quiet onnxruntime==1.32.0 onnx==1.23.2 >&2 || return 1 2>/dev/null || exit 1
+fi
 export LIBTORCH_USE_PYTORCH=1
 export PATH="$NASCENT_TORCH_VENV/bin:$PATH"
 NASCENT_TORCH_LIB="$("$NASCENT_TORCH_VENV/bin/python" -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))")"

@@ -10,7 +10,9 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod export;
 pub mod graph;
+pub mod metrics;
 pub mod model;
 pub mod nets;
 pub mod ops;
