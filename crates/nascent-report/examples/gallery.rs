@@ -120,6 +120,17 @@ fn main() -> std::io::Result<()> {
             .parse()
             .expect("a valid arch");
     std::fs::write(dir.join("nb201.svg"), CellGraph::from_nb201(&arch).to_svg())?;
+    let [normal, reduce] = CellGraph::from_darts(&nascent_space::DartsGenotype::darts_v2());
+    std::fs::write(dir.join("darts_normal.svg"), normal.to_svg())?;
+    std::fs::write(dir.join("darts_reduce.svg"), reduce.to_svg())?;
+    let chain_arch: nascent_space::ChainArch =
+        "conv_3x3-32-s1,sep_conv_5x5-64-s2,res_block_3x3-64-s1,attention_3x3-128-s2"
+            .parse()
+            .expect("a valid chain");
+    std::fs::write(
+        dir.join("chain_arch.svg"),
+        ChainDiagram::from_chain(&chain_arch).to_svg(),
+    )?;
     let chain = ChainDiagram::new(
         "chain",
         (0..12)

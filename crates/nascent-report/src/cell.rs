@@ -5,7 +5,9 @@
 //! an operation name. [`CellGraph::to_svg`] layers the nodes by their topological depth (inputs
 //! first, outputs last), orders each layer to reduce crossings, and draws edges as curves
 //! coloured by operation with the operation's name on the edge. Constructors build the graph of
-//! an NB201 cell ([`CellGraph::from_nb201`]); [`ChainDiagram`] draws a chain of layers.
+//! an NB201 cell ([`CellGraph::from_nb201`]) and of the two cells of a DARTS genotype
+//! ([`CellGraph::from_darts`]); [`ChainDiagram`] draws a chain of layers
+//! ([`ChainDiagram::from_chain`]).
 //!
 //! ```
 //! use nascent_report::cell::CellGraph;
@@ -18,7 +20,9 @@
 
 use crate::plot::{PALETTE, escape, f, shorten, text_width};
 use nascent_core::{Error, Result};
-use nascent_space::{Nb201Arch, Nb201Op, nb201::NB201_EDGES};
+use nascent_space::{
+    ChainArch, DartsCell, DartsGenotype, DartsOp, Nb201Arch, Nb201Op, nb201::NB201_EDGES,
+};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -162,6 +166,52 @@ impl CellGraph {
             nodes,
             edges,
         }
+    }
+
+    /// The diagram of one DARTS cell: inputs `c_{k-2}` and `c_{k-1}`, intermediate nodes
+    /// `0..steps`, two operation edges into each, and the output `c_{k}` joined by plain
+    /// "concat" edges from the nodes of the cell's concat list. `none` edges (never in a
+    /// derived genotype) are drawn faint.
+    pub fn from_darts_cell(cell: &DartsCell, title: impl Into<String>) -> Self {
+        let steps = cell.steps();
+        let out = steps + 2;
+        let mut nodes = vec![
+            Node::new(0, "c_{k-2}", NodeKind::Input),
+            Node::new(1, "c_{k-1}", NodeKind::Input),
+        ];
+        nodes.extend((0..steps).map(|i| Node::new(i + 2, i.to_string(), NodeKind::Intermediate)));
+        nodes.push(Node::new(out, "c_{k}", NodeKind::Output));
+        let mut edges: Vec<Edge> = cell
+            .edges
+            .iter()
+            .enumerate()
+            .map(|(k, &(op, input))| {
+                let style = if op == DartsOp::None {
+                    EdgeStyle::Faint
+                } else {
+                    EdgeStyle::Op
+                };
+                Edge::new(input, k / 2 + 2, op.name()).styled(style)
+            })
+            .collect();
+        edges.extend(
+            cell.concat
+                .iter()
+                .map(|&c| Edge::new(c, out, "concat").styled(EdgeStyle::Plain)),
+        );
+        CellGraph {
+            title: title.into(),
+            nodes,
+            edges,
+        }
+    }
+
+    /// The two diagrams of a DARTS genotype: the normal cell and the reduction cell.
+    pub fn from_darts(genotype: &DartsGenotype) -> [CellGraph; 2] {
+        [
+            CellGraph::from_darts_cell(&genotype.normal, "normal cell"),
+            CellGraph::from_darts_cell(&genotype.reduce, "reduction cell"),
+        ]
     }
 
     /// Checks that node ids are unique, edges join existing nodes, and the graph has no cycle;
@@ -777,6 +827,31 @@ impl ChainDiagram {
         ChainDiagram {
             title: title.into(),
             layers,
+        }
+    }
+
+    /// The diagram of a chain architecture: one box per layer (`conv 3x3, 32 ch`, with the
+    /// stride where it is not 1); the title is the canonical string.
+    pub fn from_chain(arch: &ChainArch) -> Self {
+        ChainDiagram {
+            title: arch.to_string(),
+            layers: arch
+                .layers
+                .iter()
+                .map(|l| {
+                    let mut s = format!(
+                        "{} {}x{}, {} ch",
+                        l.op.name().replace('_', " "),
+                        l.kernel,
+                        l.kernel,
+                        l.width
+                    );
+                    if l.stride != 1 {
+                        let _ = write!(s, ", stride {}", l.stride);
+                    }
+                    s
+                })
+                .collect(),
         }
     }
 

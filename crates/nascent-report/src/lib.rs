@@ -14,5 +14,6 @@ pub mod report;
 pub use cell::{CellGraph, ChainDiagram, Edge, EdgeStyle, Node, NodeKind};
 pub use plot::escape;
 pub use report::{
-    ArchDiagram, ArchView, DecisionView, ExportedFile, FinalResult, Nb201View, Report, TrialRow,
+    ArchDiagram, ArchView, ChainView, DartsView, DecisionView, ExportedFile, FinalResult,
+    Nb201View, Report, TrialRow,
 };

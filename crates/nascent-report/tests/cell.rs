@@ -157,3 +157,58 @@ fn chain_diagram_wraps_long_chains() {
         .unwrap();
     assert!(w <= 960.0, "{w}");
 }
+
+#[test]
+fn darts_genotype_draws_two_cells_with_concat_output() {
+    use nascent_space::DartsGenotype;
+    let g = DartsGenotype::darts_v2();
+    let [normal, reduce] = CellGraph::from_darts(&g);
+    for (graph, title) in [(&normal, "normal cell"), (&reduce, "reduction cell")] {
+        graph.check().unwrap();
+        assert_eq!(graph.title, title);
+        let svg = graph.to_svg();
+        let doc = parse(&svg);
+        // c_{k-2}, c_{k-1}, nodes 0-3, c_{k}.
+        assert_eq!(with_class(&doc, "node").len(), 7);
+        assert_eq!(with_class(&doc, "input").len(), 2);
+        assert_eq!(with_class(&doc, "output").len(), 1);
+        // 8 operation edges and 4 concat edges; only the operations are labelled.
+        assert_eq!(with_class(&doc, "edge").len(), 12);
+        assert_eq!(with_class(&doc, "edge-label").len(), 8);
+        assert!(svg.contains("c_{k-2}") && svg.contains("c_{k}"));
+        // Inputs share the first column; the output is alone in the last.
+        let nodes = with_class(&doc, "node");
+        let xs: Vec<f64> = nodes.iter().map(|n| node_centre(n).0).collect();
+        assert_eq!(xs[0], xs[1]);
+        assert!(xs[2..6].iter().all(|&x| x > xs[0] && x < xs[6]));
+    }
+    // DARTS-V2's normal cell: node 3 reads node 0 (dil_conv_3x3 from state 2), so it sits
+    // one column right of nodes 0-2.
+    let doc_src = normal.to_svg();
+    let doc = parse(&doc_src);
+    let nodes = with_class(&doc, "node");
+    let x = |i: usize| node_centre(&nodes[i]).0;
+    assert_eq!(x(2), x(3));
+    assert_eq!(x(3), x(4));
+    assert!(x(5) > x(4));
+    assert!(doc_src.contains("sep_conv_3x3") && doc_src.contains("dil_conv_3x3"));
+}
+
+#[test]
+fn chain_arch_draws_its_layers() {
+    use nascent_space::ChainArch;
+    let arch: ChainArch = "conv_3x3-32-s1,sep_conv_5x5-64-s2,res_block_3x3-64-s1"
+        .parse()
+        .unwrap();
+    let d = ChainDiagram::from_chain(&arch);
+    assert_eq!(
+        d.layers,
+        vec![
+            "conv 3x3, 32 ch",
+            "sep conv 5x5, 64 ch, stride 2",
+            "res block 3x3, 64 ch"
+        ]
+    );
+    let svg = d.to_svg();
+    assert_eq!(with_class(&parse(&svg), "node").len(), 5);
+}

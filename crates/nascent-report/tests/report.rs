@@ -268,3 +268,28 @@ fn report_from_stored_records() {
     assert!(section(&html, "cells").is_some());
     assert!(nascent_report::report::view_for_space("unknown").is_none());
 }
+
+#[test]
+fn darts_report_draws_both_cells_and_counts_their_ops() {
+    use nascent_report::report::DartsView;
+    use nascent_space::DartsGenotype;
+    let g = DartsGenotype::darts_v2();
+    let mut r = Report::new(
+        "darts",
+        "darts",
+        "darts",
+        vec![Objective::maximize("val_accuracy")],
+    );
+    r.view = nascent_report::report::view_for_space("darts");
+    let mut t = TrialRow::new(0, g.to_string(), TrialState::Complete);
+    t.metrics.insert("val_accuracy".into(), 97.0);
+    r.trials.push(t);
+    let html = r.to_html();
+    let cells = section(&html, "cells").unwrap();
+    assert_eq!(checked_svgs(cells).len(), 2);
+    assert!(cells.contains("normal cell") && cells.contains("reduction cell"));
+    let ops = DartsView.ops(&g.to_string());
+    assert_eq!(ops.len(), 16);
+    assert_eq!(ops.iter().filter(|o| *o == "sep_conv_3x3").count(), 5);
+    assert_eq!(ops.iter().filter(|o| *o == "max_pool_3x3").count(), 5);
+}

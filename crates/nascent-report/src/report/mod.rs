@@ -34,7 +34,9 @@ mod stats;
 mod view;
 
 pub use stats::{OpShare, best_so_far, format_duration, format_time, op_shares};
-pub use view::{ArchDiagram, ArchView, DecisionView, Nb201View, view_for_space};
+pub use view::{
+    ArchDiagram, ArchView, ChainView, DartsView, DecisionView, Nb201View, view_for_space,
+};
 
 use nascent_core::storage::{StudyRecord, TrialRecord};
 use nascent_core::{Direction, Error, Metrics, Objective, Result, TrialState};

@@ -2,7 +2,7 @@
 
 use crate::cell::{CellGraph, ChainDiagram, EdgeStyle};
 use nascent_core::SearchSpace;
-use nascent_space::Nb201Arch;
+use nascent_space::{ChainArch, DartsGenotype, Nb201Arch};
 
 /// One drawing of an architecture.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,7 +30,8 @@ impl ArchDiagram {
 /// What a report knows about the architectures of one search space: how to draw one, and
 /// which operations it uses (for the "which operations the best architectures favour" chart).
 ///
-/// Implemented by [`Nb201View`], [`DecisionView`] (any [`SearchSpace`]) and by
+/// Implemented by [`Nb201View`], [`DartsView`], [`ChainView`], [`DecisionView`] (any
+/// [`SearchSpace`]) and by
 /// closures `Fn(&str) -> Vec<ArchDiagram>` (operations then come from the diagrams' edges).
 pub trait ArchView: Send + Sync {
     /// The diagrams of the architecture written `arch` (its canonical string); empty when it
@@ -64,12 +65,14 @@ where
     }
 }
 
-/// The view of a built-in space from the name it stores ([`SearchSpace::name`]: `nb201`);
-/// `None` for other spaces (give the report a [`DecisionView`] of the space
+/// The view of a built-in space from the name it stores ([`SearchSpace::name`]: `nb201`,
+/// `darts`, `chain`); `None` for other spaces (give the report a [`DecisionView`] of the space
 /// or a closure instead).
 pub fn view_for_space(name: &str) -> Option<Box<dyn ArchView>> {
     match name {
         "nb201" => Some(Box::new(Nb201View)),
+        "darts" => Some(Box::new(DartsView)),
+        "chain" => Some(Box::new(ChainView)),
         _ => None,
     }
 }
@@ -93,6 +96,67 @@ impl ArchView for Nb201View {
     fn ops(&self, arch: &str) -> Vec<String> {
         arch.parse::<Nb201Arch>()
             .map(|a| a.0.iter().map(|op| op.name().to_string()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The DARTS space: two diagrams per genotype (normal and reduction cell); the operations are
+/// those of the 16 edges of both cells.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DartsView;
+
+impl ArchView for DartsView {
+    fn diagrams(&self, arch: &str) -> Vec<ArchDiagram> {
+        match arch.parse::<DartsGenotype>() {
+            Ok(g) => CellGraph::from_darts(&g)
+                .into_iter()
+                .map(ArchDiagram::Cell)
+                .collect(),
+            Err(e) => {
+                log::warn!("cannot draw `{arch}`: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn ops(&self, arch: &str) -> Vec<String> {
+        arch.parse::<DartsGenotype>()
+            .map(|g| {
+                g.normal
+                    .edges
+                    .iter()
+                    .chain(&g.reduce.edges)
+                    .map(|(op, _)| op.name().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The chain (macro) space: one sequence diagram per architecture; the operations are the
+/// layers' operations with their kernel (`conv_3x3`, `sep_conv_5x5`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChainView;
+
+impl ArchView for ChainView {
+    fn diagrams(&self, arch: &str) -> Vec<ArchDiagram> {
+        match arch.parse::<ChainArch>() {
+            Ok(a) => vec![ArchDiagram::Chain(ChainDiagram::from_chain(&a))],
+            Err(e) => {
+                log::warn!("cannot draw `{arch}`: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn ops(&self, arch: &str) -> Vec<String> {
+        arch.parse::<ChainArch>()
+            .map(|a| {
+                a.layers
+                    .iter()
+                    .map(|l| format!("{}_{}x{}", l.op.name(), l.kernel, l.kernel))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
