@@ -51,12 +51,12 @@ pub struct BananasConfig {
 impl Default for BananasConfig {
     fn default() -> Self {
         BananasConfig {
-            num_init: 10,
-            batch: 10,
+            num_init: 30,
+            batch: 5,
             encoding: FeatureEncoding::Path,
             ensemble: 5,
             hidden: vec![32, 32],
-            epochs: 100,
+            epochs: 50,
             batch_size: 32,
             learning_rate: 0.01,
             weight_decay: 0.0,

@@ -22,8 +22,8 @@ pub struct EvolutionConfig {
 impl Default for EvolutionConfig {
     fn default() -> Self {
         EvolutionConfig {
-            population: 20,
-            sample_size: 5,
+            population: 30,
+            sample_size: 10,
         }
     }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// `k(x, x') = s2 * exp(-|x - x'|^2 / (2 l^2))` and Gaussian noise `s2 * eta`.
 #[derive(Clone, Debug)]
 pub struct GaussianProcess {
-    x: Vec<Vec<f64>>,
+    x: Vec<Point>,
     chol: Vec<f64>,
     alpha: Vec<f64>,
     length_scale: f64,
@@ -25,14 +25,48 @@ pub struct GaussianProcess {
     log_marginal_likelihood: f64,
 }
 
-fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+/// A point stored by its non-zero coordinates (encodings of architectures are sparse) and its
+/// squared norm, so squared distances cost a merge of two short lists.
+#[derive(Clone, Debug)]
+struct Point {
+    nz: Vec<(usize, f64)>,
+    norm2: f64,
+}
+
+impl Point {
+    fn new(x: &[f64]) -> Self {
+        let nz: Vec<(usize, f64)> = x
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0.0)
+            .map(|(i, v)| (i, *v))
+            .collect();
+        let norm2 = nz.iter().map(|(_, v)| v * v).sum();
+        Point { nz, norm2 }
+    }
+
+    fn sq_dist(&self, other: &Point) -> f64 {
+        let (a, b) = (&self.nz, &other.nz);
+        let (mut i, mut j, mut dot) = (0, 0, 0.0);
+        while i < a.len() && j < b.len() {
+            match a[i].0.cmp(&b[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    dot += a[i].1 * b[j].1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        (self.norm2 + other.norm2 - 2.0 * dot).max(0.0)
+    }
 }
 
 /// Relative squared length scales tried (times the median squared distance).
-const LENGTH_GRID: [f64; 7] = [1.0 / 16.0, 1.0 / 8.0, 0.25, 0.5, 1.0, 2.0, 4.0];
+const LENGTH_GRID: [f64; 6] = [1.0 / 16.0, 1.0 / 8.0, 0.25, 0.5, 1.0, 2.0];
 /// Noise-to-signal variance ratios tried.
-const NOISE_GRID: [f64; 5] = [1e-4, 1e-3, 1e-2, 0.05, 0.2];
+const NOISE_GRID: [f64; 3] = [1e-3, 1e-2, 0.1];
 
 impl GaussianProcess {
     /// Fits the model to inputs `x` (rows of equal length) and targets `y`, choosing the
@@ -43,11 +77,12 @@ impl GaussianProcess {
         if n == 0 || y.len() != n {
             return None;
         }
+        let x: Vec<Point> = x.iter().map(|v| Point::new(v)).collect();
         let mut d = vec![0.0; n * n];
         let mut nonzero = Vec::new();
         for i in 0..n {
             for j in 0..i {
-                let v = sq_dist(&x[i], &x[j]);
+                let v = x[i].sq_dist(&x[j]);
                 d[i * n + j] = v;
                 d[j * n + i] = v;
                 if v > 0.0 {
@@ -97,7 +132,7 @@ impl GaussianProcess {
             }
         }
         best.map(|mut b| {
-            b.x = x.to_vec();
+            b.x = x;
             b
         })
     }
@@ -121,10 +156,11 @@ impl GaussianProcess {
     pub fn predict(&self, x: &[f64]) -> (f64, f64) {
         let n = self.x.len();
         let l2 = self.length_scale * self.length_scale;
+        let x = Point::new(x);
         let mut r: Vec<f64> = self
             .x
             .iter()
-            .map(|xi| (-sq_dist(xi, x) / (2.0 * l2)).exp())
+            .map(|xi| (-xi.sq_dist(&x) / (2.0 * l2)).exp())
             .collect();
         let mean: f64 = r.iter().zip(&self.alpha).map(|(a, b)| a * b).sum();
         solve_lower(&self.chol, n, &mut r);
@@ -157,7 +193,7 @@ pub struct GpConfig {
 impl Default for GpConfig {
     fn default() -> Self {
         GpConfig {
-            num_init: 10,
+            num_init: 30,
             encoding: FeatureEncoding::OneHot,
             acquisition: Acquisition::Ei { xi: 0.0 },
             floor_quantile: 0.5,

@@ -34,15 +34,68 @@ pub struct MlpSpec {
     pub weight_decay: f64,
 }
 
-/// A trained multilayer perceptron with one output.
+/// A trained multilayer perceptron with one output (single precision inside).
 #[derive(Clone, Debug)]
 pub struct Mlp {
     /// Layer sizes, input first, 1 last.
     sizes: Vec<usize>,
     /// Per layer: weights `in x out` (input-major), then `out` biases, all in one vector.
-    params: Vec<f64>,
+    params: Vec<f32>,
     /// Offset of each layer's weights in `params`.
     offsets: Vec<usize>,
+}
+
+/// One Adam step's constants (bias corrections `c1`, `c2` for the current step).
+struct Adam {
+    lr: f32,
+    b1: f32,
+    b2: f32,
+    c1: f32,
+    c2: f32,
+    eps: f32,
+}
+
+impl Adam {
+    /// Updates `params` from gradients `g` (plus `wd * params`) and the moments `m`, `v`.
+    fn step(&self, params: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], wd: f32) {
+        let Adam {
+            lr,
+            b1,
+            b2,
+            c1,
+            c2,
+            eps,
+        } = *self;
+        for (((p, &gj), mj), vj) in params.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let gj = gj + wd * *p;
+            *mj = b1 * *mj + (1.0 - b1) * gj;
+            *vj = b2 * *vj + (1.0 - b2) * gj * gj;
+            *p -= lr * (*mj / c1) / ((*vj / c2).sqrt() + eps);
+        }
+    }
+}
+
+fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    for (yv, xv) in y.iter_mut().zip(x) {
+        *yv += a * xv;
+    }
+}
+
+fn dot32(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 impl Mlp {
@@ -58,7 +111,7 @@ impl Mlp {
             offsets.push(params.len());
             let sd = (2.0 / fan_in.max(1) as f64).sqrt();
             for _ in 0..fan_in * fan_out {
-                params.push(rng.normal() * sd);
+                params.push((rng.normal() * sd) as f32);
             }
             params.extend(std::iter::repeat_n(0.0, fan_out));
         }
@@ -73,45 +126,46 @@ impl Mlp {
         self.sizes.len() - 1
     }
 
-    /// Forward pass keeping every layer's activations (after ReLU for hidden layers).
-    fn forward_all(&self, x: &SparseInput, acts: &mut Vec<Vec<f64>>) {
-        acts.clear();
+    /// Buffers for the activations (or gradients) of every layer.
+    fn buffers(&self) -> Vec<Vec<f32>> {
+        self.sizes[1..].iter().map(|&s| vec![0.0; s]).collect()
+    }
+
+    /// Forward pass into `acts` (one buffer per layer, after ReLU for hidden layers).
+    fn forward(&self, x: &SparseInput, acts: &mut [Vec<f32>]) {
         let l = self.layers();
         for k in 0..l {
             let (nin, nout) = (self.sizes[k], self.sizes[k + 1]);
-            let w = &self.params[self.offsets[k]..self.offsets[k] + nin * nout];
-            let b = &self.params[self.offsets[k] + nin * nout..self.offsets[k] + nin * nout + nout];
-            let mut out = b.to_vec();
+            let off = self.offsets[k];
+            let w = &self.params[off..off + nin * nout];
+            let b = &self.params[off + nin * nout..off + nin * nout + nout];
+            let (done, rest) = acts.split_at_mut(k);
+            let out = &mut rest[0];
+            out.copy_from_slice(b);
             if k == 0 {
                 for &(i, v) in x {
-                    for (o, wv) in out.iter_mut().zip(&w[i * nout..(i + 1) * nout]) {
-                        *o += v * wv;
-                    }
+                    axpy(out, v as f32, &w[i * nout..(i + 1) * nout]);
                 }
             } else {
-                let prev = &acts[k - 1];
-                for (i, &v) in prev.iter().enumerate() {
+                for (i, &v) in done[k - 1].iter().enumerate() {
                     if v != 0.0 {
-                        for (o, wv) in out.iter_mut().zip(&w[i * nout..(i + 1) * nout]) {
-                            *o += v * wv;
-                        }
+                        axpy(out, v, &w[i * nout..(i + 1) * nout]);
                     }
                 }
             }
             if k + 1 < l {
-                for o in &mut out {
+                for o in out.iter_mut() {
                     *o = o.max(0.0);
                 }
             }
-            acts.push(out);
         }
     }
 
     /// The prediction for one input.
     pub fn predict(&self, x: &SparseInput) -> f64 {
-        let mut acts = Vec::new();
-        self.forward_all(x, &mut acts);
-        acts[self.layers() - 1][0]
+        let mut acts = self.buffers();
+        self.forward(x, &mut acts);
+        acts[self.layers() - 1][0] as f64
     }
 
     /// Trains a fresh network on `(x, y)` with Adam on the mean squared error.
@@ -122,35 +176,31 @@ impl Mlp {
             return net;
         }
         let p = net.params.len();
-        let (mut m, mut v, mut g) = (vec![0.0; p], vec![0.0; p], vec![0.0; p]);
-        let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
+        let (mut m, mut v, mut g) = (vec![0.0f32; p], vec![0.0f32; p], vec![0.0f32; p]);
+        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+        let (lr, wd) = (spec.learning_rate as f32, spec.weight_decay as f32);
         let mut step = 0i32;
         let mut order: Vec<usize> = (0..n).collect();
-        let mut acts = Vec::new();
         let l = net.layers();
-        let mut deltas: Vec<Vec<f64>> = net.sizes[1..].iter().map(|&s| vec![0.0; s]).collect();
+        let mut acts = net.buffers();
+        let mut deltas = net.buffers();
         let batch = spec.batch_size.max(1);
         for _ in 0..spec.epochs {
             rng.shuffle(&mut order);
             for chunk in order.chunks(batch) {
-                g.iter_mut().for_each(|x| *x = 0.0);
+                g.fill(0.0);
                 for &s in chunk {
-                    net.forward_all(&x[s], &mut acts);
-                    let err = acts[l - 1][0] - y[s];
-                    deltas[l - 1][0] = 2.0 * err / chunk.len() as f64;
+                    net.forward(&x[s], &mut acts);
+                    let err = acts[l - 1][0] - y[s] as f32;
+                    deltas[l - 1][0] = 2.0 * err / chunk.len() as f32;
                     for k in (0..l).rev() {
                         let (nin, nout) = (net.sizes[k], net.sizes[k + 1]);
                         let off = net.offsets[k];
                         let (gw, gb) = g[off..off + nin * nout + nout].split_at_mut(nin * nout);
-                        for (gbo, d) in gb.iter_mut().zip(&deltas[k]) {
-                            *gbo += d;
-                        }
+                        axpy(gb, 1.0, &deltas[k]);
                         if k == 0 {
                             for &(i, xv) in &x[s] {
-                                let grow = &mut gw[i * nout..(i + 1) * nout];
-                                for (gv, d) in grow.iter_mut().zip(&deltas[0]) {
-                                    *gv += xv * d;
-                                }
+                                axpy(&mut gw[i * nout..(i + 1) * nout], xv as f32, &deltas[0]);
                             }
                         } else {
                             let (lo, hi) = deltas.split_at_mut(k);
@@ -164,11 +214,8 @@ impl Mlp {
                                     prev[i] = 0.0;
                                     continue;
                                 }
-                                let grow = &mut gw[i * nout..(i + 1) * nout];
-                                for (gv, dv) in grow.iter_mut().zip(d) {
-                                    *gv += a[i] * dv;
-                                }
-                                prev[i] = crate::linalg::dot(&w[i * nout..(i + 1) * nout], d);
+                                axpy(&mut gw[i * nout..(i + 1) * nout], a[i], d);
+                                prev[i] = dot32(&w[i * nout..(i + 1) * nout], d);
                             }
                         }
                     }
@@ -178,16 +225,29 @@ impl Mlp {
                 for k in 0..l {
                     let (nin, nout) = (net.sizes[k], net.sizes[k + 1]);
                     let off = net.offsets[k];
-                    for j in off..off + nin * nout + nout {
-                        let mut gj = g[j];
-                        if j < off + nin * nout {
-                            gj += spec.weight_decay * net.params[j];
-                        }
-                        m[j] = b1 * m[j] + (1.0 - b1) * gj;
-                        v[j] = b2 * v[j] + (1.0 - b2) * gj * gj;
-                        net.params[j] -=
-                            spec.learning_rate * (m[j] / c1) / ((v[j] / c2).sqrt() + eps);
-                    }
+                    let (w_end, end) = (off + nin * nout, off + nin * nout + nout);
+                    let hyper = Adam {
+                        lr,
+                        b1,
+                        b2,
+                        c1,
+                        c2,
+                        eps,
+                    };
+                    hyper.step(
+                        &mut net.params[off..w_end],
+                        &g[off..w_end],
+                        &mut m[off..w_end],
+                        &mut v[off..w_end],
+                        wd,
+                    );
+                    hyper.step(
+                        &mut net.params[w_end..end],
+                        &g[w_end..end],
+                        &mut m[w_end..end],
+                        &mut v[w_end..end],
+                        0.0,
+                    );
                 }
             }
         }

@@ -136,7 +136,12 @@ fn nb201() -> (Nb201Space, Synthetic) {
 fn quick(kind: StrategyKind) -> StrategyConfig {
     let c = StrategyConfig::default_for(kind);
     match kind {
-        StrategyKind::Bananas => c.with_setting("epochs", "40").unwrap(),
+        StrategyKind::Bananas => c
+            .with_setting("epochs", "40")
+            .and_then(|c| c.with_setting("num_init", "10"))
+            .and_then(|c| c.with_setting("batch", "10"))
+            .unwrap(),
+        StrategyKind::Gp => c.with_setting("num_init", "10").unwrap(),
         _ => c,
     }
 }
