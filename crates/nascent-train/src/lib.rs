@@ -9,13 +9,17 @@
 
 #![warn(missing_docs)]
 
+pub mod data;
+pub mod device;
 pub mod error;
+pub mod evaluate;
 pub mod export;
 pub mod graph;
 pub mod metrics;
 pub mod model;
 pub mod nets;
 pub mod ops;
+pub mod trainer;
 
 pub use error::{TrainError, TrainResult};
 pub use model::{Builder, Model, NetOutput, NetSpec, Network};

@@ -436,6 +436,7 @@ impl Trainer {
                 augment: cfg.augment.clone(),
                 seed: cfg.seed,
                 prefetch: cfg.prefetch,
+                low_priority: !device.is_cuda(),
             },
         );
         let spe = loader.len();
@@ -641,6 +642,7 @@ pub fn accuracy(
         norm.clone(),
         LoaderConfig {
             prefetch,
+            low_priority: !model.device().is_cuda(),
             ..LoaderConfig::eval(batch_size)
         },
     );

@@ -27,6 +27,9 @@ pub struct LoaderConfig {
     pub seed: u64,
     /// Batches prepared ahead on the producer thread; 0 makes them on the calling thread.
     pub prefetch: usize,
+    /// Run the producer thread at a lower priority than the compute threads (for CPU
+    /// training, where torch already keeps every core busy).
+    pub low_priority: bool,
 }
 
 impl LoaderConfig {
@@ -39,6 +42,7 @@ impl LoaderConfig {
             augment: Augment::none(),
             seed: 0,
             prefetch: 2,
+            low_priority: false,
         }
     }
 }
@@ -121,6 +125,7 @@ impl Loader {
             batches: self.len(),
             next: 0,
             buf: Vec::new(),
+            low_priority: self.cfg.low_priority,
         };
         if self.cfg.prefetch == 0 {
             return Batches {
@@ -160,6 +165,7 @@ struct Producer {
     batches: usize,
     next: usize,
     buf: Vec<f32>,
+    low_priority: bool,
 }
 
 impl Producer {
@@ -204,7 +210,22 @@ impl Producer {
     }
 }
 
+/// Lowers the calling thread's scheduling priority (Linux: a per-thread nice value), so that
+/// on a busy CPU the producer yields to torch's compute threads: a batch takes a millisecond
+/// to make and a training step far longer, so the producer only needs the scraps.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread; failure only leaves the priority as is.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
 fn produce(mut p: Producer, tx: SyncSender<Batch>) {
+    if p.low_priority {
+        lower_priority();
+    }
     while let Some(b) = p.make() {
         if tx.send(b).is_err() {
             return;
@@ -295,6 +316,7 @@ mod tests {
             },
             seed: 5,
             prefetch: 2,
+            low_priority: true,
         };
         let a = Loader::new(d.clone(), norm.clone(), cfg.clone());
         let b = Loader::new(

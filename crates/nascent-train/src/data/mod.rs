@@ -454,6 +454,55 @@ impl DataSource {
     }
 }
 
+/// What the user names as data: a known dataset (found by [`resolve`]) or a path.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSpec {
+    /// A dataset nascent knows by name, with an optional explicit location.
+    Known(KnownDataset, Option<PathBuf>),
+    /// A file or folder in any format [`DataSource::detect`] recognises.
+    Path(PathBuf),
+}
+
+impl DataSpec {
+    /// A known dataset's name (`fashion-mnist`, `mnist`, `cifar10`), else a path.
+    pub fn parse(s: &str) -> Self {
+        match KnownDataset::parse(s) {
+            Some(k) => DataSpec::Known(k, None),
+            None => DataSpec::Path(PathBuf::from(s)),
+        }
+    }
+
+    /// Finds and reads the data.
+    pub fn load(&self) -> Result<LoadedData> {
+        match self {
+            DataSpec::Known(k, explicit) => {
+                let path = resolve_dataset(*k, explicit.as_deref())?;
+                log::info!("{} from {}", k.name(), path.display());
+                k.load(&path)
+            }
+            DataSpec::Path(p) => DataSource::detect(p)?.load(),
+        }
+    }
+
+    /// The default training augmentation: the dataset's standard recipe for a known dataset;
+    /// for other images, random crops with padding of an eighth of the side, plus flips for
+    /// colour images; none for tables.
+    pub fn default_augment(&self, data: &LoadedData) -> Augment {
+        match self {
+            DataSpec::Known(k, _) => k.augment(),
+            DataSpec::Path(_) if data.train.is_image() => {
+                let [c, h, _] = data.train.shape();
+                Augment {
+                    crop_padding: h / 8,
+                    hflip: c == 3,
+                    cutout: 0,
+                }
+            }
+            DataSpec::Path(_) => Augment::none(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
