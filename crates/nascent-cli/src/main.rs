@@ -24,6 +24,11 @@ struct Cli {
 enum Command {
     /// Replay search strategies on a tabular benchmark (NAS-Bench-201) over many seeds.
     Bench(commands::bench::Args),
+    /// Build one architecture and print its parameters and FLOPs (latency and memory with
+    /// --measure), without training.
+    Inspect(commands::inspect::Args),
+    /// Write an architecture's genotype, weights (safetensors) and ONNX model.
+    Export(commands::export::Args),
 }
 
 fn main() {
@@ -42,6 +47,8 @@ fn main() {
         .init();
     let result = std::panic::catch_unwind(|| match cli.command {
         Command::Bench(args) => commands::bench::run(args),
+        Command::Inspect(args) => commands::inspect::run(args),
+        Command::Export(args) => commands::export::run(args),
     });
     let code = match result {
         Ok(Ok(())) => 0,
