@@ -5,6 +5,8 @@
 
 mod commands;
 mod error;
+mod settings;
+mod study;
 
 use clap::{Parser, Subcommand};
 use error::exit_code;
@@ -24,11 +26,27 @@ struct Cli {
 enum Command {
     /// Replay search strategies on a tabular benchmark (NAS-Bench-201) over many seeds.
     Bench(commands::bench::Args),
+    /// Train one architecture on a dataset and print its accuracy, size and speed.
+    Train(commands::train::Args),
     /// Build one architecture and print its parameters and FLOPs (latency and memory with
     /// --measure), without training.
     Inspect(commands::inspect::Args),
     /// Write an architecture's genotype, weights (safetensors) and ONNX model.
     Export(commands::export::Args),
+    /// Search architectures on a dataset (the default study without a file), retrain the
+    /// best, export it and write the report.
+    Search(commands::search::Args),
+    /// Continue a study after a crash, a kill or Ctrl-C.
+    Resume(commands::resume::Args),
+    /// List the trials of a study.
+    Trials(commands::trials::Args),
+    /// Show the best trials of a study.
+    Best(commands::best::Args),
+    /// Write the HTML report of a study.
+    Report(commands::report::Args),
+    /// One-shot search (DARTS, GDAS, PC-DARTS, SPOS, ENAS) on a dataset in the NB201 or
+    /// DARTS space.
+    Oneshot(commands::oneshot::Args),
 }
 
 fn main() {
@@ -47,8 +65,15 @@ fn main() {
         .init();
     let result = std::panic::catch_unwind(|| match cli.command {
         Command::Bench(args) => commands::bench::run(args),
+        Command::Train(args) => commands::train::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Export(args) => commands::export::run(args),
+        Command::Search(args) => commands::search::run(args),
+        Command::Resume(args) => commands::resume::run(args),
+        Command::Trials(args) => commands::trials::run(args),
+        Command::Best(args) => commands::best::run(args),
+        Command::Report(args) => commands::report::run(args),
+        Command::Oneshot(args) => commands::oneshot::run(args),
     });
     let code = match result {
         Ok(Ok(())) => 0,

@@ -4,6 +4,7 @@
 //! ```text
 //! bench/pytorch/run.sh [--net nb201|darts|both] [--batch 64] [--steps 10] [--rounds 3]
 //!                      [--threads 2] [--device cpu|cuda] [--json FILE]
+//!                      [--python PY] [--reference bench/pytorch/reference.py] [--prefetch 2]
 //! ```
 //!
 //! Networks: the NAS-Bench-201 network with the all-`nor_conv_3x3` cell (N = 5 cells a stage,
@@ -45,6 +46,7 @@ struct Opts {
     latency_runs: usize,
     prefetch: usize,
     python: Option<String>,
+    reference: String,
     json: Option<PathBuf>,
 }
 
@@ -85,6 +87,11 @@ fn parse_args() -> Opts {
         latency_runs: 30,
         prefetch: 2,
         python: std::env::var("NASCENT_BENCH_PYTHON").ok(),
+        reference: concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../bench/pytorch/reference.py"
+        )
+        .into(),
         json: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -130,6 +137,7 @@ fn parse_args() -> Opts {
             "--latency-runs" => o.latency_runs = num(&v).max(1),
             "--prefetch" => o.prefetch = num(&v),
             "--python" => o.python = Some(v),
+            "--reference" => o.reference = v,
             "--json" => o.json = Some(PathBuf::from(v)),
             _ => {
                 eprintln!("unknown argument {a}");
@@ -165,13 +173,9 @@ fn shape(o: &Opts, net: Net) -> (i64, i64) {
 
 fn run_pytorch(o: &Opts, py: &str, net: Net) -> Measure {
     let (cells, channels) = shape(o, net);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../bench/pytorch/reference.py"
-    );
     let out = Command::new(py)
         .args([
-            script,
+            o.reference.as_str(),
             "--net",
             net.name(),
             "--cells",

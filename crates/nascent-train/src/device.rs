@@ -59,15 +59,6 @@ impl DeviceChoice {
     }
 }
 
-/// A short name of a device (`cpu`, `cuda:0`).
-pub fn device_name(d: Device) -> String {
-    match d {
-        Device::Cpu => "cpu".into(),
-        Device::Cuda(n) => format!("cuda:{n}"),
-        other => format!("{other:?}").to_lowercase(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

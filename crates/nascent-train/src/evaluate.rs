@@ -6,7 +6,10 @@
 //! resized), `cells` and `channels` (the network's depth and width).
 //!
 //! Metrics (accuracies in percent): `val_accuracy`, `train_accuracy`, `test_accuracy` (when
-//! asked for and the data has a test set), `params`, `train_seconds`, and `epochs`. The
+//! asked for and the data has a test set), `params`, `flops` (multiply-accumulates of one
+//! sample, for networks that describe themselves as a graph: every built-in builder),
+//! `latency_ms` (batch-1 inference on the device, when asked for), `train_seconds`, and
+//! `epochs`. The
 //! validation accuracy of every epoch goes to the trial's [`Reporter`], which may stop the
 //! trial (pruned). A genotype that cannot be built, a loss that diverges, or any other failure
 //! (even a panic inside libtorch) ends the trial as failed with the reason.
@@ -30,6 +33,7 @@ pub struct TrainEvaluator<A> {
     spec: NetSpec,
     device: Device,
     report_test: bool,
+    measure_latency: bool,
     _arch: PhantomData<fn(&A)>,
 }
 
@@ -78,6 +82,7 @@ impl<A> TrainEvaluator<A> {
             spec,
             device,
             report_test: false,
+            measure_latency: false,
             _arch: PhantomData,
         })
     }
@@ -85,6 +90,13 @@ impl<A> TrainEvaluator<A> {
     /// Also measures (and reports) the test accuracy.
     pub fn with_test(mut self, on: bool) -> Self {
         self.report_test = on;
+        self
+    }
+
+    /// Also measures the trained network's batch-1 inference latency on the device
+    /// (`latency_ms`, the median of 20 passes after 5 warm-up passes).
+    pub fn with_latency(mut self, on: bool) -> Self {
+        self.measure_latency = on;
         self
     }
 
@@ -160,6 +172,14 @@ impl<A> TrainEvaluator<A> {
             m.insert("test_accuracy".into(), t);
         }
         m.insert("params".into(), model.num_params() as f64);
+        if let Ok(c) = crate::metrics::complexity(model) {
+            m.insert("flops".into(), c.flops as f64);
+        }
+        if self.measure_latency
+            && let Ok(l) = crate::metrics::latency(model, 1, 5, 20)
+        {
+            m.insert("latency_ms".into(), l.median_ms);
+        }
         m.insert("train_seconds".into(), seconds);
         m.insert("epochs".into(), report.epochs_done as f64);
         m
@@ -172,11 +192,15 @@ impl<A> Evaluator<A> for TrainEvaluator<A> {
             "val_accuracy".to_string(),
             "train_accuracy".into(),
             "params".into(),
+            "flops".into(),
             "train_seconds".into(),
             "epochs".into(),
         ];
         if self.report_test {
             m.push("test_accuracy".into());
+        }
+        if self.measure_latency {
+            m.push("latency_ms".into());
         }
         m
     }

@@ -261,7 +261,10 @@ fn evaluator_reports_metrics_and_honours_the_budget() {
         panic!("expected a complete trial");
     };
     for m in ev.metrics() {
-        assert!(e.metrics.contains_key(&m), "missing {m}: {:?}", e.metrics);
+        // The test network is no graph, so it has no FLOP count.
+        if m != "flops" {
+            assert!(e.metrics.contains_key(&m), "missing {m}: {:?}", e.metrics);
+        }
     }
     assert_eq!(rep.values.len(), 2, "two epochs reported");
     assert_eq!(e.metrics["epochs"], 2.0);
@@ -380,4 +383,44 @@ fn a_nan_loss_and_an_unbuildable_genotype_fail_the_trial_with_a_reason() {
         reason.contains("cannot build") && reason.contains("TinyArch(0)"),
         "{reason}"
     );
+}
+
+#[test]
+fn nb201_network_trains_through_the_evaluator_with_flops_and_latency() {
+    let _lock = torch_lock();
+    let Some(data) = small_fashion(20, 0.2, 5) else {
+        return;
+    };
+    let arch: nascent_space::Nb201Arch =
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|none~0|avg_pool_3x3~1|nor_conv_1x1~2|"
+            .parse()
+            .unwrap();
+    let ev = TrainEvaluator::new(
+        Box::new(nascent_train::Nb201Builder),
+        Arc::new(data),
+        quick(1),
+        Device::Cpu,
+    )
+    .unwrap()
+    .with_scale(Some(8), Some(1))
+    .with_latency(true);
+    let mut rep = RecordingReporter::default();
+    let Outcome::Complete(e) = ev.evaluate(&arch, &Budget::default(), &mut rep) else {
+        panic!("expected a complete trial");
+    };
+    for m in ev.metrics() {
+        assert!(e.metrics.contains_key(&m), "missing {m}: {:?}", e.metrics);
+    }
+    let spec = NetSpec {
+        channels: Some(8),
+        cells: Some(1),
+        ..spec()
+    };
+    let builder: &dyn nascent_train::Builder<nascent_space::Nb201Arch> = &nascent_train::Nb201Builder;
+    let m = Model::new(builder, &arch, spec, Device::Cpu).unwrap();
+    let c = nascent_train::metrics::complexity(&m).unwrap();
+    assert_eq!(e.metrics["flops"], c.flops as f64);
+    assert_eq!(e.metrics["params"], m.num_params() as f64);
+    assert!(e.metrics["latency_ms"] > 0.0);
+    assert!((0.0..=100.0).contains(&e.metrics["val_accuracy"]), "{:?}", e.metrics);
 }

@@ -1,0 +1,51 @@
+//! `nascent search [STUDY.toml] [--set key=value]...`: runs a study (the default one without a
+//! file): a resumable search on real data, then the best architecture retrained, exported and
+//! explained in an HTML report.
+
+use crate::settings::{Layered, StudySettings, env_overrides};
+use crate::study::{RunOptions, run as run_study};
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// Arguments of `nascent search`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The study file (TOML); without one, the default study runs: NB201 cells, regularized
+    /// evolution, low-fidelity training on Fashion-MNIST, 30 minutes, storage ./nascent.db.
+    pub file: Option<PathBuf>,
+    /// Override a field of the study file, e.g. `--set strategy.population=50` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Search only: no retraining, export or report.
+    #[arg(long)]
+    pub search_only: bool,
+    /// Check the settings, print them as TOML, and exit.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> Result<()> {
+    let layered = Layered::load(args.file.as_deref(), &env_overrides(), &args.sets)?;
+    let mut settings: StudySettings = layered.parse()?;
+    if let Some(file) = &args.file {
+        settings.resolve_paths(file);
+    }
+    settings
+        .check()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", layered.origin))?;
+    if args.dry_run {
+        print!("{}", toml::to_string_pretty(&settings)?);
+        return Ok(());
+    }
+    run_study(
+        settings,
+        &RunOptions {
+            json: args.json,
+            search_only: args.search_only,
+        },
+    )
+}
