@@ -21,7 +21,7 @@ use nascent_core::{
     Budget, Error, History, Objective, Result, Rng, SearchSpace, derive_seed, run_queries,
 };
 use nascent_space::Nb201Space;
-use nascent_strategy::StrategyConfig;
+use nascent_strategy::{StrategyConfig, Warm};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::sync::Arc;
@@ -259,6 +259,16 @@ pub struct Summary {
     pub records: Vec<RunRecord>,
 }
 
+/// A warm start for benchmark runs: a pool of cells ordered best first by cheap scores (zero-
+/// cost proxies), of which the first `k` are queried before the strategy takes over.
+#[derive(Clone, Debug)]
+pub struct WarmPool {
+    /// The pool, best first.
+    pub candidates: Arc<Vec<nascent_space::Nb201Arch>>,
+    /// How many of them are queried first.
+    pub k: usize,
+}
+
 /// NAS-Bench-201 with its tables, ready to replay strategies.
 #[derive(Clone, Debug)]
 pub struct Nb201Bench {
@@ -368,7 +378,28 @@ impl Nb201Bench {
         strategy: &StrategyConfig,
         progress: &(dyn Fn() + Sync),
     ) -> Result<Summary> {
+        self.run_warm(spec, strategy, None, progress)
+    }
+
+    /// Like [`Nb201Bench::run`], with the strategy warm-started from `warm` (its first queries
+    /// are the best-scored candidates of the pool; see [`nascent_strategy::Warm`]); the
+    /// strategy is then named `NAME+warm`.
+    pub fn run_warm(
+        &self,
+        spec: &BenchSpec,
+        strategy: &StrategyConfig,
+        warm: Option<&WarmPool>,
+        progress: &(dyn Fn() + Sync),
+    ) -> Result<Summary> {
         spec.check()?;
+        if let Some(w) = warm
+            && (w.k == 0 || w.candidates.is_empty())
+        {
+            return Err(Error::config(
+                "warm",
+                "a warm start needs k >= 1 and a non-empty pool",
+            ));
+        }
         strategy.check()?;
         let eval = self.evaluator(spec)?;
         let objectives = self.objectives(spec);
@@ -377,7 +408,10 @@ impl Nb201Bench {
             .then(|| self.normaliser(spec, &eval));
         let space = Nb201Space::new();
         let budget = Budget::epochs(12);
-        let name = strategy.kind().name().to_string();
+        let name = match warm {
+            Some(_) => format!("{}+warm", strategy.kind().name()),
+            None => strategy.kind().name().to_string(),
+        };
         let start = Instant::now();
         let records: Vec<RunRecord> = (0..spec.runs)
             .into_par_iter()
@@ -385,6 +419,9 @@ impl Nb201Bench {
                 let seed = derive_seed(spec.seed, r as u64);
                 let mut rng = Rng::new(seed);
                 let mut s = strategy.build::<Nb201Space>()?;
+                if let Some(w) = warm {
+                    s = Box::new(Warm::new(s, w.candidates.clone(), w.k));
+                }
                 let mut history = History::new(objectives.clone());
                 run_queries(
                     &space,

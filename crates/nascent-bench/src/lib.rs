@@ -26,5 +26,7 @@ pub mod harness;
 pub mod table;
 
 pub use evaluator::{FLOPS, Nb201Evaluator, PARAMS, TEST_ACCURACY, VAL_ACCURACY, latency_metric};
-pub use harness::{BenchObjective, BenchSpec, HV_REFERENCE, Nb201Bench, RunRecord, Stat, Summary};
+pub use harness::{
+    BenchObjective, BenchSpec, HV_REFERENCE, Nb201Bench, RunRecord, Stat, Summary, WarmPool,
+};
 pub use table::{Dataset, Device, LatencyTable, Nb201Row, Nb201Table, nb201_index};

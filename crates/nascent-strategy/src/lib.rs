@@ -39,6 +39,7 @@ pub mod nsga2;
 pub mod random;
 pub mod reinforce;
 mod util;
+pub mod warm;
 
 pub use bananas::{Bananas, BananasConfig};
 pub use common::{Acquisition, FeatureEncoding};
@@ -49,6 +50,7 @@ pub use mlp::{Mlp, MlpEnsemble, MlpSpec};
 pub use nsga2::{Nsga2, Nsga2Config};
 pub use random::{RandomConfig, RandomSearch};
 pub use reinforce::{Reinforce, ReinforceConfig};
+pub use warm::{ScoreFile, Warm};
 
 use nascent_core::{Error, Result, SearchSpace, Strategy};
 use serde::{Deserialize, Serialize};

@@ -10,9 +10,11 @@ use anyhow::{Context, Result, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
 use nascent_bench::{
     BenchObjective, BenchSpec, Dataset, LatencyTable, Nb201Bench, Nb201Table, Stat, Summary,
+    WarmPool,
 };
 use nascent_report::plot::{LineChart, Series};
-use nascent_strategy::{StrategyConfig, StrategyKind};
+use nascent_space::Nb201Space;
+use nascent_strategy::{ScoreFile, StrategyConfig, StrategyKind};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,9 +45,22 @@ struct Nb201Args {
     /// The data set: cifar10, cifar100 or imagenet16.
     #[arg(long, default_value = "cifar10")]
     dataset: Dataset,
-    /// Strategies, comma separated: random, evolution, local, reinforce, gp, bananas, nsga2.
+    /// Strategies, comma separated: random, evolution, local, reinforce, gp, bananas, nsga2;
+    /// `NAME+warm` (or `NAME+warm(K)`) warm-starts one from --proxy-scores: its first K
+    /// queries (default --warm-k) are the best-scored cells of the pool.
     #[arg(long, value_name = "NAME[,NAME...]", default_value = "random")]
     strategy: String,
+    /// Proxy scores of a pool of cells for `+warm` strategies: the CSV that `nascent proxies
+    /// --out` writes (an `arch` column and score columns).
+    #[arg(long, value_name = "FILE.csv")]
+    proxy_scores: Option<PathBuf>,
+    /// The score column of --proxy-scores that ranks the pool (higher is better); several
+    /// joined by `+` rank by the sum of their ranks (synflow+naswot).
+    #[arg(long, default_value = "naswot")]
+    proxy: String,
+    /// Queries a `+warm` strategy takes from the pool before the strategy takes over.
+    #[arg(long, default_value_t = 10)]
+    warm_k: usize,
     /// Queries (distinct architectures evaluated) per run.
     #[arg(long, default_value_t = 100)]
     queries: usize,
@@ -78,7 +93,36 @@ pub fn run(args: Args) -> Result<()> {
     }
 }
 
-/// The strategies to run with their settings, `--set` applied.
+/// Splits `NAME+warm` or `NAME+warm(K)` into the name and the warm start's K (`default_k` when
+/// not given); a plain name has no warm start.
+fn split_warm(item: &str, default_k: usize) -> Result<(&str, Option<usize>)> {
+    let item = item.trim();
+    let Some((name, rest)) = item.split_once('+') else {
+        return Ok((item, None));
+    };
+    let rest = rest.trim();
+    let k = if rest.eq_ignore_ascii_case("warm") {
+        default_k
+    } else if let Some(inner) = rest.strip_prefix("warm(").and_then(|r| r.strip_suffix(')')) {
+        let inner = inner.trim();
+        let inner = inner.strip_prefix("k=").unwrap_or(inner);
+        inner.trim().parse::<usize>().map_err(|_| {
+            anyhow!("--strategy `{item}`: expected NAME+warm(K) with K a whole number")
+        })?
+    } else {
+        return Err(anyhow!(
+            "--strategy `{item}`: expected NAME, NAME+warm or NAME+warm(K)"
+        ));
+    };
+    if k == 0 {
+        return Err(anyhow!(
+            "--strategy `{item}`: the warm start's K must be at least 1"
+        ));
+    }
+    Ok((name.trim(), Some(k)))
+}
+
+/// The strategies to run with their settings, `--set` applied (to every entry of its kind).
 fn configs(strategy: &str, sets: &[String]) -> Result<Vec<StrategyConfig>> {
     let kinds = StrategyKind::parse_list(strategy)?;
     let mut configs: Vec<StrategyConfig> = kinds
@@ -93,17 +137,47 @@ fn configs(strategy: &str, sets: &[String]) -> Result<Vec<StrategyConfig>> {
             .split_once('.')
             .ok_or_else(|| anyhow!("--set `{s}`: expected STRATEGY.KEY=VALUE"))?;
         let kind: StrategyKind = name.parse()?;
-        let config = configs
-            .iter_mut()
-            .find(|c| c.kind() == kind)
-            .ok_or_else(|| anyhow!("--set `{s}`: `{kind}` is not among --strategy {strategy}"))?;
-        *config = config.with_setting(key.trim(), value.trim())?;
+        let mut found = false;
+        for config in configs.iter_mut().filter(|c| c.kind() == kind) {
+            *config = config.with_setting(key.trim(), value.trim())?;
+            found = true;
+        }
+        if !found {
+            return Err(anyhow!(
+                "--set `{s}`: `{kind}` is not among --strategy {strategy}"
+            ));
+        }
     }
     Ok(configs)
 }
 
 fn nb201(a: Nb201Args) -> Result<()> {
-    let configs = configs(&a.strategy, &a.set)?;
+    let entries: Vec<(&str, Option<usize>)> = a
+        .strategy
+        .split(',')
+        .filter(|i| !i.trim().is_empty())
+        .map(|i| split_warm(i, a.warm_k))
+        .collect::<Result<_>>()?;
+    let names: Vec<&str> = entries.iter().map(|e| e.0).collect();
+    let configs = configs(&names.join(","), &a.set)?;
+    let pool = if entries.iter().any(|e| e.1.is_some()) {
+        let path = a.proxy_scores.as_ref().ok_or_else(|| {
+            anyhow!(
+                "a `+warm` strategy needs --proxy-scores FILE.csv (from `nascent proxies --out`)"
+            )
+        })?;
+        let file = ScoreFile::load(path)?;
+        let pool = file.ranked_archs(&Nb201Space::new(), &a.proxy)?;
+        log::info!(
+            "warm start: {} cells of {} ranked by {}",
+            pool.len(),
+            path.display(),
+            a.proxy
+        );
+        Some(Arc::new(pool))
+    } else {
+        None
+    };
     let table = Nb201Table::load(&a.data)?;
     let latency = a.latency.as_ref().map(LatencyTable::load).transpose()?;
     let objectives = BenchObjective::parse_list(&a.objectives, latency.as_ref())?;
@@ -124,15 +198,22 @@ fn nb201(a: Nb201Args) -> Result<()> {
         spec.queries
     );
     let mut summaries = Vec::new();
-    for config in &configs {
+    for (config, entry) in configs.iter().zip(&entries) {
+        let warm = entry.1.map(|k| WarmPool {
+            candidates: pool.clone().expect("loaded for warm strategies"),
+            k,
+        });
         let bar = ProgressBar::new(spec.runs as u64);
         bar.set_style(
             ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} runs {elapsed}")
                 .context("progress bar template")?
                 .progress_chars("=> "),
         );
-        bar.set_prefix(config.kind().name());
-        let s = bench.run(&spec, config, &|| bar.inc(1))?;
+        bar.set_prefix(match warm {
+            Some(_) => format!("{}+warm", config.kind().name()),
+            None => config.kind().name().to_string(),
+        });
+        let s = bench.run_warm(&spec, config, warm.as_ref(), &|| bar.inc(1))?;
         bar.finish_and_clear();
         log::info!(
             "{}: {:.2} ± {:.2} in {:.2} s",
@@ -219,8 +300,14 @@ fn render_table(spec: &BenchSpec, summaries: &[Summary]) -> String {
         d.test_column()
     );
     let mo = spec.is_multi_objective();
+    let w = summaries
+        .iter()
+        .map(|s| s.strategy.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(10);
     out += &format!(
-        "{:<10}  {:>17}  {:>17}  {:>15}  {:>8}",
+        "{:<w$}  {:>17}  {:>17}  {:>15}  {:>8}",
         "strategy", "test acc (%)", "val acc 12ep (%)", "queries to best", "seconds"
     );
     if mo {
@@ -229,7 +316,7 @@ fn render_table(spec: &BenchSpec, summaries: &[Summary]) -> String {
     out += "\n";
     for s in summaries {
         out += &format!(
-            "{:<10}  {:>17}  {:>17}  {:>15.1}  {:>8.2}",
+            "{:<w$}  {:>17}  {:>17}  {:>15.1}  {:>8.2}",
             s.strategy,
             format!("{:.2} ± {:.2}", s.test_accuracy.mean, s.test_accuracy.std),
             format!("{:.2} ± {:.2}", s.val_accuracy.mean, s.val_accuracy.std),
@@ -322,5 +409,24 @@ mod tests {
         assert!(e.contains("STRATEGY.KEY=VALUE"), "{e}");
         let e = configs("random,annealing", &[]).unwrap_err().to_string();
         assert!(e.contains("unknown strategy `annealing`"), "{e}");
+    }
+
+    #[test]
+    fn warm_entries_parse() {
+        assert_eq!(split_warm("evolution", 10).unwrap(), ("evolution", None));
+        assert_eq!(
+            split_warm(" evolution+warm ", 10).unwrap(),
+            ("evolution", Some(10))
+        );
+        assert_eq!(split_warm("re+warm(5)", 10).unwrap(), ("re", Some(5)));
+        assert_eq!(split_warm("re+warm(k=7)", 10).unwrap(), ("re", Some(7)));
+        assert!(split_warm("re+cold", 10).is_err());
+        assert!(split_warm("re+warm(x)", 10).is_err());
+        assert!(split_warm("re+warm(0)", 10).is_err());
+        let c = configs("evolution,evolution", &["evolution.population=40".into()]).unwrap();
+        assert!(
+            c.iter()
+                .all(|c| matches!(c, StrategyConfig::Evolution(e) if e.population == 40))
+        );
     }
 }
