@@ -47,6 +47,9 @@ enum Command {
     /// One-shot search (DARTS, GDAS, PC-DARTS, SPOS, ENAS) on a dataset in the NB201 or
     /// DARTS space.
     Oneshot(commands::oneshot::Args),
+    /// Zero-cost proxies of sampled NAS-Bench-201 architectures and their rank correlation
+    /// with the benchmark's accuracy.
+    Proxies(commands::proxies::Args),
 }
 
 fn main() {
@@ -74,6 +77,7 @@ fn main() {
         Command::Best(args) => commands::best::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Oneshot(args) => commands::oneshot::run(args),
+        Command::Proxies(args) => commands::proxies::run(args),
     });
     let code = match result {
         Ok(Ok(())) => 0,

@@ -10,6 +10,7 @@ pub mod resume;
 pub mod search;
 pub mod trials;
 pub mod oneshot;
+pub mod proxies;
 
 use anyhow::{Result, anyhow};
 use nascent_core::storage::{Storage, StudyRecord};

@@ -1,0 +1,688 @@
+//! Zero-cost proxies: scores of an architecture computed at initialisation from one minibatch,
+//! without training, that rank architectures roughly as their trained accuracy does.
+//!
+//! The definitions follow the papers and their reference code:
+//!
+//! * `synflow` (Tanaka et al. 2020, as a proxy in Abdelfattah et al. 2021): every weight and
+//!   buffer made positive (`|θ|`), the network in double precision with batch normalisation
+//!   turned off (a fresh network in evaluation mode: running mean 0, variance 1, so each BN is
+//!   the identity up to `1/sqrt(1 + eps)`), one all-ones input; the score is
+//!   `Σ |θ ⊙ ∂R/∂θ|` over convolution and linear weights, `R` the sum of the outputs.
+//! * `naswot` (Mellor et al. 2021, v2): the binary codes of every ReLU's units on the
+//!   minibatch, the kernel `K = Σ_layers c cᵀ + (1 - c)(1 - c)ᵀ` (number of units where two
+//!   images agree), the score `log |det K|`.
+//! * `jacob_cov` (Mellor et al. v1): the Jacobian of the summed outputs w.r.t. each input
+//!   image, its correlation matrix over the batch with eigenvalues `λ`, the score
+//!   `-Σ log(λ + k) + 1/(λ + k)`, `k = 1e-5`.
+//! * `snip` (Lee et al. 2019): `Σ |θ ⊙ ∂L/∂θ|`, `L` the cross-entropy of the minibatch,
+//!   batch normalisation in training mode (as in every proxy below).
+//! * `grad_norm`: the sum over layers of `‖∂L/∂θ‖₂`.
+//! * `fisher` (Turner et al. 2020): for every convolution and linear output `a` with gradient
+//!   `g`, per channel `½ mean_batch (Σ_space a g)²`, summed.
+//! * `grasp` (Wang et al. 2020): `-Σ θ ⊙ (H g)`, `g = ∂L/∂θ` and `H g` the Hessian-gradient
+//!   product (double back-propagation).
+//! * `params` and `flops`: trainable parameters and multiply-accumulates per image.
+//!
+//! The sums above run over the weights of convolution and linear layers (4-D and 2-D weights),
+//! as in the reference code. `snip`, `grad_norm` and `fisher` share one forward and backward
+//! pass; every other proxy has its own, on a freshly built network initialised from the seed,
+//! so every score is deterministic and independent of which others are computed.
+//!
+//! An architecture whose cell is disconnected (all `none`) gets degenerate scores: zeros for
+//! the gradient proxies, `-inf` for `naswot` (a singular kernel) and `NaN` for `jacob_cov`.
+//! [`spearman`] ranks non-finite scores lowest.
+
+use nascent_core::{Budget, Error, Evaluation, Evaluator, Metrics, Outcome, Reporter, Result};
+use nascent_train::data::Dataset;
+use nascent_train::graph::{Graph, NodeOp};
+use nascent_train::{Builder, Model, NetSpec};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// A zero-cost proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proxy {
+    /// Synaptic flow with absolute weights and an all-ones input.
+    Synflow,
+    /// NASWOT: log-determinant of the binary activation-code kernel.
+    Naswot,
+    /// Jacobian covariance score.
+    JacobCov,
+    /// SNIP saliency `|θ g|`.
+    Snip,
+    /// Sum of per-layer gradient norms.
+    GradNorm,
+    /// Fisher information of the activations.
+    Fisher,
+    /// GraSP: `-θ H g`.
+    Grasp,
+    /// Trainable parameters.
+    Params,
+    /// Multiply-accumulates per image.
+    Flops,
+}
+
+impl Proxy {
+    /// Every proxy, in the order they are reported.
+    pub const ALL: [Proxy; 9] = [
+        Proxy::Synflow,
+        Proxy::Naswot,
+        Proxy::JacobCov,
+        Proxy::Snip,
+        Proxy::GradNorm,
+        Proxy::Fisher,
+        Proxy::Grasp,
+        Proxy::Params,
+        Proxy::Flops,
+    ];
+
+    /// The name (also the metric's name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Proxy::Synflow => "synflow",
+            Proxy::Naswot => "naswot",
+            Proxy::JacobCov => "jacob_cov",
+            Proxy::Snip => "snip",
+            Proxy::GradNorm => "grad_norm",
+            Proxy::Fisher => "fisher",
+            Proxy::Grasp => "grasp",
+            Proxy::Params => "params",
+            Proxy::Flops => "flops",
+        }
+    }
+
+    /// Parses a comma-separated list (`all` for every proxy); duplicates are dropped.
+    pub fn parse_list(s: &str) -> Result<Vec<Proxy>> {
+        let mut out = Vec::new();
+        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            if item.eq_ignore_ascii_case("all") {
+                for p in Proxy::ALL {
+                    if !out.contains(&p) {
+                        out.push(p);
+                    }
+                }
+                continue;
+            }
+            let p: Proxy = item.parse()?;
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        if out.is_empty() {
+            return Err(Error::config("proxies", "no proxy named"));
+        }
+        Ok(out)
+    }
+
+    /// The pass that computes it (proxies of one pass share it).
+    fn pass(self) -> Pass {
+        match self {
+            Proxy::Synflow => Pass::Synflow,
+            Proxy::Naswot => Pass::Naswot,
+            Proxy::JacobCov => Pass::Jacobian,
+            Proxy::Snip | Proxy::GradNorm | Proxy::Fisher => Pass::LossGradient,
+            Proxy::Grasp => Pass::Grasp,
+            Proxy::Params | Proxy::Flops => Pass::Counts,
+        }
+    }
+}
+
+impl fmt::Display for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Proxy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let key = s.trim().to_ascii_lowercase().replace('-', "_");
+        let key = match key.as_str() {
+            "nwot" | "nas_wot" => "naswot",
+            "jacov" | "jacobcov" => "jacob_cov",
+            "gradnorm" => "grad_norm",
+            "macs" => "flops",
+            other => other,
+        };
+        Proxy::ALL
+            .into_iter()
+            .find(|p| p.name() == key)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Proxy::ALL.iter().map(|p| p.name()).collect();
+                Error::unknown("proxy", s, &names)
+            })
+    }
+}
+
+/// The passes over the network, each computing one or more proxies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Pass {
+    Counts,
+    Synflow,
+    Naswot,
+    Jacobian,
+    LossGradient,
+    Grasp,
+}
+
+/// The minibatch the proxies see: normalised images and their labels, kept as plain vectors
+/// (the evaluator is shared between threads).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProxyBatch {
+    /// `[n, c, h, w]` values, normalised per channel.
+    pub images: Vec<f32>,
+    /// `[c, h, w]`.
+    pub shape: [usize; 3],
+    /// Class labels.
+    pub labels: Vec<i64>,
+    /// Number of classes of the data.
+    pub classes: usize,
+}
+
+impl ProxyBatch {
+    /// `batch` images drawn from `data` with `seed` (all of them when it holds fewer), each
+    /// channel normalised with the mean and standard deviation of `data`.
+    pub fn sample(data: &Dataset, batch: usize, seed: u64) -> Result<Self> {
+        if batch < 2 {
+            return Err(Error::config("batch", "must be at least 2"));
+        }
+        if data.is_empty() {
+            return Err(Error::config("data", "holds no images"));
+        }
+        let mut rng = nascent_core::Rng::new(seed);
+        let idx = rng.sample_indices(data.len(), batch);
+        let norm = data.channel_stats();
+        let shape = data.shape();
+        let per = data.sample_len();
+        let plane = shape[1] * shape[2];
+        let mut images = vec![0f32; idx.len() * per];
+        for (k, &i) in idx.iter().enumerate() {
+            let out = &mut images[k * per..(k + 1) * per];
+            data.write_sample(i, out);
+            for (c, chunk) in out.chunks_mut(plane).enumerate() {
+                let (m, s) = (norm.mean[c], norm.std[c]);
+                for v in chunk {
+                    *v = (*v - m) / s;
+                }
+            }
+        }
+        Ok(ProxyBatch {
+            images,
+            shape,
+            labels: idx.iter().map(|&i| data.labels()[i]).collect(),
+            classes: data.classes(),
+        })
+    }
+
+    /// Images in the batch.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    fn tensors(&self, device: Device) -> (Tensor, Tensor) {
+        let [c, h, w] = self.shape;
+        let x = Tensor::from_slice(&self.images)
+            .view([self.len() as i64, c as i64, h as i64, w as i64])
+            .to_device(device);
+        let y = Tensor::from_slice(&self.labels).to_device(device);
+        (x, y)
+    }
+}
+
+/// The scores of one architecture, with the seconds each took.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProxyScores {
+    /// Score of each proxy computed.
+    pub scores: BTreeMap<Proxy, f64>,
+    /// Seconds each proxy took: the building of its network and its pass (proxies that share
+    /// a pass are each charged the whole pass, what computing them alone would cost).
+    pub seconds: BTreeMap<Proxy, f64>,
+}
+
+/// Held while a network is seeded and initialised.
+static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Computes zero-cost proxies of architectures of one space.
+pub struct ProxyComputer<A> {
+    builder: Arc<dyn Builder<A>>,
+    spec: NetSpec,
+    batch: ProxyBatch,
+    proxies: Vec<Proxy>,
+    seed: u64,
+    device: Device,
+}
+
+impl<A> fmt::Debug for ProxyComputer<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyComputer")
+            .field("spec", &self.spec)
+            .field("batch", &self.batch.len())
+            .field("proxies", &self.proxies)
+            .field("seed", &self.seed)
+            .finish()
+    }
+}
+
+impl<A> ProxyComputer<A> {
+    /// Proxies of networks built by `builder` for `spec` (its input shape and classes must be
+    /// the batch's), on `batch`, initialised from `seed`, on the CPU.
+    pub fn new(
+        builder: Arc<dyn Builder<A>>,
+        spec: NetSpec,
+        batch: ProxyBatch,
+        proxies: Vec<Proxy>,
+        seed: u64,
+    ) -> Result<Self> {
+        let [c, h, w] = batch.shape;
+        if spec.in_channels != c as i64 || spec.resolution != h as i64 || h != w {
+            return Err(Error::config(
+                "batch",
+                format!(
+                    "images of shape {c}x{h}x{w} do not fit a network for {}x{}x{} inputs",
+                    spec.in_channels, spec.resolution, spec.resolution
+                ),
+            ));
+        }
+        if batch.labels.iter().any(|&l| l < 0 || l >= spec.classes) {
+            return Err(Error::config(
+                "batch",
+                format!("a label is outside 0..{}", spec.classes),
+            ));
+        }
+        if proxies.is_empty() {
+            return Err(Error::config("proxies", "no proxy named"));
+        }
+        Ok(ProxyComputer {
+            builder,
+            spec,
+            batch,
+            proxies,
+            seed,
+            device: Device::Cpu,
+        })
+    }
+
+    /// Runs on `device` instead of the CPU.
+    pub fn on(mut self, device: Device) -> Self {
+        self.device = device;
+        self
+    }
+
+    /// The proxies it computes.
+    pub fn proxies(&self) -> &[Proxy] {
+        &self.proxies
+    }
+
+    /// The network it builds.
+    pub fn spec(&self) -> &NetSpec {
+        &self.spec
+    }
+
+    fn model(&self, arch: &A) -> Result<Model> {
+        // tch's generator is global: seeding and initialising under one lock keeps the
+        // weights a function of the seed when several threads build networks here.
+        let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        tch::manual_seed(self.seed as i64);
+        Model::new(self.builder.as_ref(), arch, self.spec.clone(), self.device)
+            .map_err(|e| Error::Other(e.to_string()))
+    }
+
+    /// Computes the proxies of `arch`.
+    pub fn compute(&self, arch: &A) -> Result<ProxyScores> {
+        let mut passes: Vec<Pass> = self.proxies.iter().map(|p| p.pass()).collect();
+        passes.sort();
+        passes.dedup();
+        let mut out = ProxyScores::default();
+        for pass in passes {
+            let start = Instant::now();
+            let model = self.model(arch)?;
+            let graph = model
+                .net
+                .graph()
+                .ok_or_else(|| Error::Other("the network does not describe itself".into()))?;
+            let scores: Vec<(Proxy, f64)> = match pass {
+                Pass::Counts => vec![
+                    (Proxy::Params, graph.param_count() as f64),
+                    (Proxy::Flops, graph.macs() as f64),
+                ],
+                Pass::Synflow => vec![(Proxy::Synflow, synflow(graph, &self.batch, self.device)?)],
+                Pass::Naswot => vec![(Proxy::Naswot, naswot(graph, &self.batch, self.device)?)],
+                Pass::Jacobian => {
+                    vec![(Proxy::JacobCov, jacob_cov(graph, &self.batch, self.device)?)]
+                }
+                Pass::LossGradient => {
+                    let fisher = self.proxies.contains(&Proxy::Fisher);
+                    let s = loss_gradient(graph, &self.batch, self.device, fisher)?;
+                    let mut v = vec![(Proxy::Snip, s.snip), (Proxy::GradNorm, s.grad_norm)];
+                    if let Some(f) = s.fisher {
+                        v.push((Proxy::Fisher, f));
+                    }
+                    v
+                }
+                Pass::Grasp => vec![(Proxy::Grasp, grasp(graph, &self.batch, self.device)?)],
+            };
+            let secs = start.elapsed().as_secs_f64();
+            for (p, v) in scores {
+                if self.proxies.contains(&p) {
+                    out.scores.insert(p, v);
+                    out.seconds.insert(p, secs);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Convolution and linear weights (4-D and 2-D trainable tensors) of a graph.
+fn layer_weights(graph: &Graph) -> Vec<Tensor> {
+    graph
+        .params()
+        .iter()
+        .filter(|p| p.trainable && matches!(p.tensor.dim(), 2 | 4))
+        .map(|p| p.tensor.shallow_clone())
+        .collect()
+}
+
+fn tch_err(what: &str, e: tch::TchError) -> Error {
+    Error::Other(format!("{what}: {e}"))
+}
+
+/// Gradients of the scalar `loss` w.r.t. `inputs` (undefined for inputs it does not reach).
+fn grads(loss: &Tensor, inputs: &[Tensor], create_graph: bool, what: &str) -> Result<Vec<Tensor>> {
+    Tensor::f_run_backward(&[loss], inputs, create_graph, create_graph)
+        .map_err(|e| tch_err(what, e))
+}
+
+fn scalar(t: &Tensor) -> f64 {
+    t.to_kind(Kind::Double).double_value(&[])
+}
+
+/// Synflow: see the module docs.
+fn synflow(graph: &Graph, batch: &ProxyBatch, device: Device) -> Result<f64> {
+    tch::no_grad(|| {
+        for p in graph.params() {
+            let mut t = p.tensor.shallow_clone();
+            t.set_data(&p.tensor.abs().to_kind(Kind::Double));
+        }
+    });
+    let [c, h, w] = batch.shape;
+    let x = Tensor::ones([1, c as i64, h as i64, w as i64], (Kind::Double, device));
+    let out = graph.forward(&x, false).0;
+    let r = out.sum(Kind::Double);
+    let ws = layer_weights(graph);
+    let gs = grads(&r, &ws, false, "synflow")?;
+    Ok(tch::no_grad(|| {
+        ws.iter()
+            .zip(&gs)
+            .filter(|(_, g)| g.defined())
+            .map(|(w, g)| scalar(&(w * g).abs().sum(Kind::Double)))
+            .sum()
+    }))
+}
+
+/// NASWOT: see the module docs.
+fn naswot(graph: &Graph, batch: &ProxyBatch, device: Device) -> Result<f64> {
+    let (x, _) = batch.tensors(device);
+    let n = batch.len() as i64;
+    tch::no_grad(|| {
+        let mut k = Tensor::zeros([n, n], (Kind::Double, device));
+        let _ = graph.forward_observed(&x, true, &mut |_, node, t| {
+            if node.op == NodeOp::Relu {
+                let c = t.view([n, -1]).gt(0.0).to_kind(Kind::Float);
+                let units = c.size()[1] as f64;
+                // c cᵀ + (1 - c)(1 - c)ᵀ = 2 c cᵀ - r 1ᵀ - 1 rᵀ + units, r the row sums.
+                let cc = c.mm(&c.tr()).to_kind(Kind::Double);
+                let r = c.sum_dim_intlist(1, false, Kind::Double);
+                let kk = cc * 2.0 - r.unsqueeze(1) - r.unsqueeze(0) + units;
+                k += kk;
+            }
+        });
+        let (_, logabsdet) = Tensor::linalg_slogdet(&k);
+        Ok(scalar(&logabsdet))
+    })
+}
+
+/// Jacobian covariance: see the module docs.
+fn jacob_cov(graph: &Graph, batch: &ProxyBatch, device: Device) -> Result<f64> {
+    let (x, _) = batch.tensors(device);
+    let x = x.set_requires_grad(true);
+    let out = graph.forward(&x, true).0;
+    let r = out.sum(Kind::Float);
+    let g = grads(&r, std::slice::from_ref(&x), false, "jacob_cov")?;
+    tch::no_grad(|| {
+        if !g[0].defined() {
+            return Ok(f64::NAN);
+        }
+        let j = g[0].view([batch.len() as i64, -1]).to_kind(Kind::Double);
+        let corr = j.corrcoef();
+        if scalar(&corr.isnan().any().to_kind(Kind::Double)) > 0.0 {
+            return Ok(f64::NAN);
+        }
+        let v = corr
+            .f_linalg_eigvalsh("L")
+            .map_err(|e| tch_err("jacob_cov eigenvalues", e))?;
+        let k = 1e-5;
+        let v = v + k;
+        Ok(-scalar(&(v.log() + v.reciprocal()).sum(Kind::Double)))
+    })
+}
+
+struct LossGradient {
+    snip: f64,
+    grad_norm: f64,
+    fisher: Option<f64>,
+}
+
+/// snip, grad_norm and (optionally) fisher from one cross-entropy forward and backward pass.
+fn loss_gradient(
+    graph: &Graph,
+    batch: &ProxyBatch,
+    device: Device,
+    with_fisher: bool,
+) -> Result<LossGradient> {
+    let (x, y) = batch.tensors(device);
+    let mut acts: Vec<Tensor> = Vec::new();
+    let logits = graph.forward_observed(&x, true, &mut |_, node, t| {
+        if with_fisher && matches!(node.op, NodeOp::Conv2d { .. } | NodeOp::Linear { .. }) {
+            acts.push(t.shallow_clone());
+        }
+    });
+    let loss = logits.cross_entropy_for_logits(&y);
+    let ws = layer_weights(graph);
+    let nw = ws.len();
+    let mut inputs = ws;
+    // Outputs of convolutions on constant-zero inputs (a cell of `none` edges) do not require
+    // gradients; they carry no Fisher information.
+    inputs.extend(
+        acts.iter()
+            .filter(|a| a.requires_grad())
+            .map(|a| a.shallow_clone()),
+    );
+    let gs = grads(&loss, &inputs, false, "snip/grad_norm/fisher")?;
+    tch::no_grad(|| {
+        let mut snip = 0.0;
+        let mut grad_norm = 0.0;
+        for (w, g) in inputs[..nw].iter().zip(&gs[..nw]) {
+            if g.defined() {
+                snip += scalar(&(w * g).abs().sum(Kind::Double));
+                grad_norm += scalar(&g.to_kind(Kind::Double).norm());
+            }
+        }
+        let fisher = with_fisher.then(|| {
+            inputs[nw..]
+                .iter()
+                .zip(&gs[nw..])
+                .filter(|(_, g)| g.defined())
+                .map(|(a, g)| {
+                    let ag = (a * g).to_kind(Kind::Double);
+                    let per = if ag.dim() > 2 {
+                        ag.sum_dim_intlist(&[2i64, 3][..], false, Kind::Double)
+                    } else {
+                        ag
+                    };
+                    scalar(&(per.square().mean_dim(0, false, Kind::Double) * 0.5).sum(Kind::Double))
+                })
+                .sum()
+        });
+        Ok(LossGradient {
+            snip,
+            grad_norm,
+            fisher,
+        })
+    })
+}
+
+/// GraSP: see the module docs. The gradient `g` and the graph of `∂L/∂θ` come from the same
+/// pass (the reference runs the identical forward pass twice).
+fn grasp(graph: &Graph, batch: &ProxyBatch, device: Device) -> Result<f64> {
+    let (x, y) = batch.tensors(device);
+    let logits = graph.forward(&x, true).0;
+    let loss = logits.cross_entropy_for_logits(&y);
+    let ws = layer_weights(graph);
+    let gf = grads(&loss, &ws, true, "grasp")?;
+    let mut z: Option<Tensor> = None;
+    let mut used = Vec::new();
+    for (w, g) in ws.iter().zip(&gf) {
+        if g.defined() && g.requires_grad() {
+            let term = (g * g.detach()).sum(Kind::Float);
+            z = Some(match z {
+                None => term,
+                Some(acc) => acc + term,
+            });
+            used.push(w.shallow_clone());
+        }
+    }
+    let Some(z) = z else {
+        return Ok(0.0);
+    };
+    let hg = grads(&z, &used, false, "grasp (Hessian-gradient product)")?;
+    Ok(tch::no_grad(|| {
+        used.iter()
+            .zip(&hg)
+            .filter(|(_, h)| h.defined())
+            .map(|(w, h)| -scalar(&(w * h).sum(Kind::Double)))
+            .sum()
+    }))
+}
+
+/// Spearman's rank correlation of `x` and `y` (same length), ties given their average rank.
+/// Non-finite values (NaN, ±inf) rank below every finite one. `None` with fewer than two
+/// pairs, different lengths, or when one side is constant.
+pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
+    if x.len() != y.len() || x.len() < 2 {
+        return None;
+    }
+    let rx = ranks(x);
+    let ry = ranks(y);
+    pearson(&rx, &ry)
+}
+
+/// Average ranks (1-based), ties sharing the mean of their positions; non-finite values are
+/// tied below every finite one.
+pub fn ranks(v: &[f64]) -> Vec<f64> {
+    let key = |a: f64| if a.is_finite() { a } else { f64::NEG_INFINITY };
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| key(v[a]).total_cmp(&key(v[b])));
+    let mut out = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && key(v[order[j + 1]]) == key(v[order[i]]) {
+            j += 1;
+        }
+        let r = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            out[k] = r;
+        }
+        i = j + 1;
+    }
+    out
+}
+
+fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
+    let n = x.len() as f64;
+    let mx = x.iter().sum::<f64>() / n;
+    let my = y.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+}
+
+/// An [`Evaluator`] that returns the zero-cost proxies of an architecture as metrics (named
+/// as [`Proxy::name`]), at no training cost: the cost is the seconds the proxies took.
+///
+/// Evaluations are serialised by a lock (each already uses the threads libtorch is given).
+pub struct ProxyEvaluator<A> {
+    computer: ProxyComputer<A>,
+    lock: std::sync::Mutex<()>,
+}
+
+impl<A> fmt::Debug for ProxyEvaluator<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyEvaluator")
+            .field("computer", &self.computer)
+            .finish()
+    }
+}
+
+impl<A> ProxyEvaluator<A> {
+    /// An evaluator computing what `computer` computes.
+    pub fn new(computer: ProxyComputer<A>) -> Self {
+        ProxyEvaluator {
+            computer,
+            lock: std::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl<A: Send + Sync> Evaluator<A> for ProxyEvaluator<A> {
+    fn metrics(&self) -> Vec<String> {
+        self.computer
+            .proxies
+            .iter()
+            .map(|p| p.name().to_string())
+            .collect()
+    }
+
+    fn evaluate(&self, arch: &A, _budget: &Budget, _reporter: &mut dyn Reporter) -> Outcome {
+        let start = Instant::now();
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        match self.computer.compute(arch) {
+            Ok(s) => {
+                let mut metrics = Metrics::new();
+                for (p, v) in s.scores {
+                    metrics.insert(p.name().to_string(), v);
+                }
+                Outcome::Complete(Evaluation {
+                    metrics,
+                    cost_seconds: start.elapsed().as_secs_f64(),
+                })
+            }
+            Err(e) => Outcome::Failed {
+                reason: e.to_string(),
+                cost_seconds: start.elapsed().as_secs_f64(),
+            },
+        }
+    }
+}
+
+// `ProxyComputer` holds a `dyn Builder`, which is `Send + Sync`, and plain data.
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<ProxyEvaluator<nascent_space::Nb201Arch>>();
+}
