@@ -56,7 +56,7 @@ struct Nb201Args {
     proxy_scores: Option<PathBuf>,
     /// The score column of --proxy-scores that ranks the pool (higher is better); several
     /// joined by `+` rank by the sum of their ranks (synflow+naswot).
-    #[arg(long, default_value = "naswot")]
+    #[arg(long, default_value = "synflow")]
     proxy: String,
     /// Queries a `+warm` strategy takes from the pool before the strategy takes over.
     #[arg(long, default_value_t = 10)]
