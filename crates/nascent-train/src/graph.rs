@@ -393,6 +393,33 @@ impl Graph {
         (out, aux)
     }
 
+    /// Runs the graph like [`Graph::forward`] (main output only), handing the index, node and
+    /// output of every node it computes, in execution order, to `observe`: for measurements
+    /// of the activations (the zero-cost proxies of `nascent-oneshot` read ReLU patterns and
+    /// convolution outputs this way). The tensors stay in the autograd graph.
+    pub fn forward_observed(
+        &self,
+        xs: &Tensor,
+        train: bool,
+        observe: &mut dyn FnMut(usize, &Node, &Tensor),
+    ) -> Tensor {
+        let sched = if train { &self.train } else { &self.eval };
+        let mut vals: Vec<Option<Tensor>> = (0..self.nodes.len()).map(|_| None).collect();
+        for (step, &i) in sched.order.iter().enumerate() {
+            let t = if i == 0 {
+                xs.shallow_clone()
+            } else {
+                self.eval_node(&self.nodes[i], &vals, train)
+            };
+            observe(i, &self.nodes[i], &t);
+            vals[i] = Some(t);
+            for &r in &sched.release[step] {
+                vals[r] = None;
+            }
+        }
+        vals[self.output.0].take().expect("output computed")
+    }
+
     fn p(&self, id: ParamId) -> &Tensor {
         &self.params[id.0].tensor
     }
