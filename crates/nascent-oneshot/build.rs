@@ -9,5 +9,10 @@ fn main() {
         if os == "linux" || os == "macos" {
             println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
         }
+        // With a CUDA build of libtorch, keep libtorch_cuda linked (--as-needed would drop it,
+        // and libtorch would then see no GPU).
+        if os == "linux" && std::path::Path::new(&dir).join("libtorch_cuda.so").exists() {
+            println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+        }
     }
 }

@@ -20,7 +20,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (k, v) = kv.split_once('=').ok_or("settings are KEY=VALUE")?;
         config = config.with_setting(k, v)?;
     }
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/nb201/nb201.csv");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/nb201/nb201.csv"
+    );
     let table = Arc::new(Nb201Table::load(path)?);
     let mut order: Vec<usize> = (0..table.rows().len()).collect();
     order.sort_by(|&a, &b| {

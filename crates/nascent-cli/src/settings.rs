@@ -285,7 +285,10 @@ impl StudySettings {
         self.pruner.check("pruner")?;
         let v = self.data.validation_fraction;
         if !(v > 0.0 && v < 1.0) {
-            return field("data.validation_fraction", format!("must be in (0, 1), not {v}"));
+            return field(
+                "data.validation_fraction",
+                format!("must be in (0, 1), not {v}"),
+            );
         }
         check_train(&self.train, "train")?;
         if let Some(t) = &self.retrain.train {
@@ -298,7 +301,11 @@ impl StudySettings {
             if !TRAIN_METRICS.contains(&o.metric.as_str()) {
                 return field(
                     &format!("objectives[{i}].metric"),
-                    format!("unknown metric `{}` (known: {})", o.metric, TRAIN_METRICS.join(", ")),
+                    format!(
+                        "unknown metric `{}` (known: {})",
+                        o.metric,
+                        TRAIN_METRICS.join(", ")
+                    ),
                 );
             }
         }
@@ -306,7 +313,11 @@ impl StudySettings {
             if !TRAIN_METRICS.contains(&c.metric.as_str()) {
                 return field(
                     &format!("constraints[{i}].metric"),
-                    format!("unknown metric `{}` (known: {})", c.metric, TRAIN_METRICS.join(", ")),
+                    format!(
+                        "unknown metric `{}` (known: {})",
+                        c.metric,
+                        TRAIN_METRICS.join(", ")
+                    ),
                 );
             }
             if c.max.is_none() && c.min.is_none() {
@@ -318,22 +329,34 @@ impl StudySettings {
         {
             return field("budget.minutes", format!("must be positive, not {m}"));
         }
-        if self.budget.minutes.is_none() && self.budget.trials.is_none() && self.budget.epochs.is_none() {
-            return field("budget", "set at least one of `minutes`, `trials`, `epochs`".into());
+        if self.budget.minutes.is_none()
+            && self.budget.trials.is_none()
+            && self.budget.epochs.is_none()
+        {
+            return field(
+                "budget",
+                "set at least one of `minutes`, `trials`, `epochs`".into(),
+            );
         }
         if self.budget.trials == Some(0) {
             return field("budget.trials", "must be at least 1".into());
         }
         if self.retrain.enabled {
             if !(self.retrain.minutes >= 0.0 && self.retrain.minutes.is_finite()) {
-                return field("retrain.minutes", format!("must be 0 or more, not {}", self.retrain.minutes));
+                return field(
+                    "retrain.minutes",
+                    format!("must be 0 or more, not {}", self.retrain.minutes),
+                );
             }
             if let Some(m) = self.budget.minutes
                 && self.retrain.minutes >= m
             {
                 return field(
                     "retrain.minutes",
-                    format!("({}) must be less than budget.minutes ({m})", self.retrain.minutes),
+                    format!(
+                        "({}) must be less than budget.minutes ({m})",
+                        self.retrain.minutes
+                    ),
                 );
             }
             if self.retrain.epochs == Some(0) || self.retrain.max_epochs == 0 {
@@ -353,7 +376,11 @@ impl StudySettings {
 
     /// Seconds of the search alone (the total minus what retraining keeps).
     pub fn search_seconds(&self) -> Option<f64> {
-        let reserve = if self.retrain.enabled { self.retrain.minutes } else { 0.0 };
+        let reserve = if self.retrain.enabled {
+            self.retrain.minutes
+        } else {
+            0.0
+        };
         self.budget.minutes.map(|m| (m - reserve) * 60.0)
     }
 }
@@ -366,14 +393,23 @@ fn check_train(t: &TrainSettings, prefix: &str) -> Result<()> {
     if !(t.lr > 0.0 && t.lr.is_finite()) {
         return bad("lr", format!("must be positive, not {}", t.lr));
     }
-    if !(t.weight_decay >= 0.0) {
-        return bad("weight_decay", format!("must be 0 or more, not {}", t.weight_decay));
+    if t.weight_decay.is_nan() || t.weight_decay < 0.0 {
+        return bad(
+            "weight_decay",
+            format!("must be 0 or more, not {}", t.weight_decay),
+        );
     }
     if !(0.0..1.0).contains(&t.label_smoothing) {
-        return bad("label_smoothing", format!("must be in [0, 1), not {}", t.label_smoothing));
+        return bad(
+            "label_smoothing",
+            format!("must be in [0, 1), not {}", t.label_smoothing),
+        );
     }
-    if !(t.grad_clip >= 0.0) {
-        return bad("grad_clip", format!("must be 0 (off) or more, not {}", t.grad_clip));
+    if t.grad_clip.is_nan() || t.grad_clip < 0.0 {
+        return bad(
+            "grad_clip",
+            format!("must be 0 (off) or more, not {}", t.grad_clip),
+        );
     }
     if t.threads == Some(0) {
         return bad("threads", "must be at least 1".into());
@@ -398,7 +434,11 @@ impl Layered {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read study file {}", path.display()))?;
                 let doc: toml::Table = toml::from_str(&text).map_err(|e| {
-                    anyhow!("{}: malformed TOML: {}", path.display(), e.to_string().trim())
+                    anyhow!(
+                        "{}: malformed TOML: {}",
+                        path.display(),
+                        e.to_string().trim()
+                    )
                 })?;
                 (doc, path.display().to_string())
             }
@@ -439,7 +479,12 @@ impl Layered {
             if path == "." || path.is_empty() {
                 anyhow!("{}: {}", self.origin, inner.to_string().trim())
             } else {
-                anyhow!("{}: field `{}`: {}", self.origin, path, inner.to_string().trim())
+                anyhow!(
+                    "{}: field `{}`: {}",
+                    self.origin,
+                    path,
+                    inner.to_string().trim()
+                )
             }
         })
     }

@@ -264,8 +264,13 @@ where
         };
         let threads = recipe.threads.unwrap_or(threads.max(available_cores()));
         let cfg = train_config(&recipe, augment, s.seed, threads, true);
-        let evaluator = TrainEvaluator::new((self.builder)(), data.clone(), cfg, tch::Device::cuda_if_available())?
-            .with_test(true);
+        let evaluator = TrainEvaluator::new(
+            (self.builder)(),
+            data.clone(),
+            cfg,
+            tch::Device::cuda_if_available(),
+        )?
+        .with_test(true);
         let budget = Budget {
             epochs: Some(epochs),
             data_fraction: None,
@@ -660,11 +665,16 @@ impl StudyProgress {
                 s.ceil() as u64,
                 "{spinner} search [{elapsed_precise}] {wide_bar} {pos}/{len} s  {msg}",
             ),
-            (None, Some(t)) => (t, "{spinner} search [{elapsed_precise}] {wide_bar} {pos}/{len} trials  {msg}"),
+            (None, Some(t)) => (
+                t,
+                "{spinner} search [{elapsed_precise}] {wide_bar} {pos}/{len} trials  {msg}",
+            ),
             _ => (0, "{spinner} search [{elapsed_precise}] {msg}"),
         };
         let bar = ProgressBar::new(len);
-        bar.set_style(ProgressStyle::with_template(style).unwrap_or_else(|_| ProgressStyle::default_bar()));
+        bar.set_style(
+            ProgressStyle::with_template(style).unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         bar.enable_steady_tick(Duration::from_millis(500));
         StudyProgress {
             bar,

@@ -42,19 +42,18 @@ fn scratch(name: &str, content: &str) -> PathBuf {
 }
 
 fn bench(data: &str, extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = [
-        "bench",
-        "nb201",
-        "--data",
-        data,
-        "--runs",
-        "3",
-        "--queries",
-        "10",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    // Small defaults for --runs and --queries, unless the test gives its own (clap refuses an
+    // option given twice).
+    let mut v: Vec<String> = ["bench", "nb201", "--data", data]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (flag, value) in [("--runs", "3"), ("--queries", "10")] {
+        if !extra.contains(&flag) {
+            v.push(flag.to_string());
+            v.push(value.to_string());
+        }
+    }
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }

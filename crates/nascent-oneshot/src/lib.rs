@@ -11,8 +11,9 @@
 //! * [`proxies`]: zero-cost proxies computed at initialisation (synflow, NASWOT, jacob_cov,
 //!   snip, grad_norm, fisher, grasp, params, FLOPs), an [`nascent_core::Evaluator`] that
 //!   returns them, and Spearman's rank correlation;
-//! * [`warm`]: a warm start for any strategy, proposing first the best candidates of a pool
-//!   scored by a proxy.
+//!
+//! The proxy warm start of any strategy lives in `nascent_strategy::warm` (it needs no tensors:
+//! it reads the scores this crate writes).
 //!
 //! Everything runs on the CPU or a CUDA GPU (`tch::Device::cuda_if_available()`), and every
 //! random choice follows the seed.

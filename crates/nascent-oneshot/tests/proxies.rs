@@ -7,7 +7,7 @@ use nascent_oneshot::data::load_images;
 use nascent_oneshot::proxies::{Proxy, ProxyBatch, ProxyComputer, ProxyEvaluator, ranks, spearman};
 use nascent_space::{Nb201Arch, Nb201Space};
 use nascent_train::{Builder, Nb201Builder, NetSpec};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 fn data_dir() -> PathBuf {
@@ -36,7 +36,7 @@ fn small_spec() -> NetSpec {
     }
 }
 
-fn computer(path: &PathBuf, batch: usize, proxies: Vec<Proxy>) -> ProxyComputer<Nb201Arch> {
+fn computer(path: &Path, batch: usize, proxies: Vec<Proxy>) -> ProxyComputer<Nb201Arch> {
     let data = load_images(path.to_str().unwrap(), Some(batch.div_ceil(10) + 1)).unwrap();
     let batch = ProxyBatch::sample(&data.train, batch, 1).unwrap();
     let builder: Arc<dyn Builder<Nb201Arch>> = Arc::new(Nb201Builder);

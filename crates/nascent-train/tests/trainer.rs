@@ -416,11 +416,16 @@ fn nb201_network_trains_through_the_evaluator_with_flops_and_latency() {
         cells: Some(1),
         ..spec()
     };
-    let builder: &dyn nascent_train::Builder<nascent_space::Nb201Arch> = &nascent_train::Nb201Builder;
+    let builder: &dyn nascent_train::Builder<nascent_space::Nb201Arch> =
+        &nascent_train::Nb201Builder;
     let m = Model::new(builder, &arch, spec, Device::Cpu).unwrap();
     let c = nascent_train::metrics::complexity(&m).unwrap();
     assert_eq!(e.metrics["flops"], c.flops as f64);
     assert_eq!(e.metrics["params"], m.num_params() as f64);
     assert!(e.metrics["latency_ms"] > 0.0);
-    assert!((0.0..=100.0).contains(&e.metrics["val_accuracy"]), "{:?}", e.metrics);
+    assert!(
+        (0.0..=100.0).contains(&e.metrics["val_accuracy"]),
+        "{:?}",
+        e.metrics
+    );
 }

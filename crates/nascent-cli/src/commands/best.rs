@@ -44,8 +44,7 @@ pub fn run(args: Args) -> Result<()> {
     let final_model = storage
         .artefacts(record.id)?
         .into_iter()
-        .filter(|a| a.path.file_name().is_some_and(|n| n == "final.json"))
-        .next_back()
+        .rfind(|a| a.path.file_name().is_some_and(|n| n == "final.json"))
         .and_then(|a| std::fs::read_to_string(&a.path).ok())
         .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
     if done.is_empty() {

@@ -1,16 +1,16 @@
 //! One module per command.
 
 pub mod bench;
-pub mod train;
+pub mod best;
 pub mod export;
 pub mod inspect;
-pub mod best;
+pub mod oneshot;
+pub mod proxies;
 pub mod report;
 pub mod resume;
 pub mod search;
+pub mod train;
 pub mod trials;
-pub mod oneshot;
-pub mod proxies;
 
 use anyhow::{Result, anyhow};
 use nascent_core::storage::{Storage, StudyRecord};

@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use nascent_bench::{Dataset as BenchDataset, Nb201Table};
 use nascent_core::SearchSpace;
 use nascent_oneshot::search::{EpochReport, SearchObserver};
-use nascent_oneshot::{Method, SearchConfig, SearchData, SearchOutcome, SupernetShape, Supernet};
+use nascent_oneshot::{Method, SearchConfig, SearchData, SearchOutcome, Supernet, SupernetShape};
 use nascent_train::data::Augment;
 use nascent_train::device::DeviceChoice;
 use serde_json::json;
@@ -272,7 +272,9 @@ pub fn run(a: Args) -> Result<()> {
         Space::Nb201 => {
             let mut net = nascent_oneshot::nb201_supernet(&cfg, &shape, device)?;
             let out = nascent_oneshot::search(&mut net, &data, &cfg, &mut progress)?;
-            let acc = table.as_ref().map(|t| t.row(&out.arch).test(a.table_dataset));
+            let acc = table
+                .as_ref()
+                .map(|t| t.row(&out.arch).test(a.table_dataset));
             let index = net.space().index(&out.arch);
             report(&a, &cfg, &shape, &out, acc, index)
         }
@@ -315,7 +317,10 @@ fn report<A>(
             "epochs": out.epochs,
             "candidates": out.candidates,
         });
-        println!("{}", serde_json::to_string(&v).context("encoding the result")?);
+        println!(
+            "{}",
+            serde_json::to_string(&v).context("encoding the result")?
+        );
     } else {
         println!("{}", out.arch_string);
         if let Some(acc) = accuracy {

@@ -16,8 +16,8 @@ use nascent_core::{Budget, NoReporter};
 use nascent_space::{ChainArch, DartsGenotype, Nb201Arch};
 use nascent_train::data::{Augment, DataSpec, DataSplits};
 use nascent_train::device::DeviceChoice;
-use nascent_train::metrics::{self, LatencyConfig, device_name};
 use nascent_train::evaluate::TrainEvaluator;
+use nascent_train::metrics::{self, LatencyConfig, device_name};
 use nascent_train::trainer::{
     EpochStats, Optimizer, Schedule, TrainConfig, TrainEnd, TrainObserver, TrainReport,
 };

@@ -23,7 +23,11 @@ pub fn run(args: Args) -> Result<()> {
         }
         return Ok(());
     }
-    let metrics: Vec<&str> = record.objectives.iter().map(|o| o.metric.as_str()).collect();
+    let metrics: Vec<&str> = record
+        .objectives
+        .iter()
+        .map(|o| o.metric.as_str())
+        .collect();
     print!("{:>5}  {:<9}", "#", "state");
     for m in &metrics {
         print!("  {m:>14}");

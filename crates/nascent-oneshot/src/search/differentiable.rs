@@ -45,7 +45,10 @@ impl ArchParams {
     /// (and beta).
     fn mixed_forward<N: Supernet>(&self, net: &N, x: &Tensor, grad: bool) -> Tensor {
         let (a, b) = if grad {
-            (self.alpha.shallow_clone(), self.beta.as_ref().map(|b| b.shallow_clone()))
+            (
+                self.alpha.shallow_clone(),
+                self.beta.as_ref().map(|b| b.shallow_clone()),
+            )
         } else {
             (self.alpha.detach(), self.beta.as_ref().map(|b| b.detach()))
         };
@@ -79,11 +82,7 @@ impl ArchParams {
 
 /// Straight-through Gumbel-softmax gates (GDAS): the sampled op per edge and gates whose
 /// value is the one-hot of the sample and whose gradient is that of the soft sample.
-fn gumbel_gates(
-    logits: &Tensor,
-    tau: f64,
-    rng: &mut nascent_core::Rng,
-) -> (Vec<usize>, Tensor) {
+fn gumbel_gates(logits: &Tensor, tau: f64, rng: &mut nascent_core::Rng) -> (Vec<usize>, Tensor) {
     let size = logits.size();
     loop {
         let g = gumbel([size[0], size[1]], rng, logits.device());
@@ -95,8 +94,8 @@ fn gumbel_gates(
         let index = probs.argmax(-1, true);
         let one_hot = probs.zeros_like().scatter_value(-1, &index, 1.0);
         let gates = one_hot - probs.detach() + &probs;
-        let idx: Vec<i64> = Vec::<i64>::try_from(index.view([-1]).to_device(tch::Device::Cpu))
-            .unwrap_or_default();
+        let idx: Vec<i64> =
+            Vec::<i64>::try_from(index.view([-1]).to_device(tch::Device::Cpu)).unwrap_or_default();
         return (idx.into_iter().map(|i| i as usize).collect(), gates);
     }
 }
@@ -212,7 +211,9 @@ fn hessian_eigenvalue<N: Supernet>(
     let v: Vec<f32> = (0..size[0] * size[1])
         .map(|_| rng.normal() as f32)
         .collect();
-    let mut v = Tensor::from_slice(&v).view([size[0], size[1]]).to_device(a0.device());
+    let mut v = Tensor::from_slice(&v)
+        .view([size[0], size[1]])
+        .to_device(a0.device());
     v = &v / v.norm().double_value(&[]);
     let r = 0.01;
     let mut lambda = f64::NAN;
@@ -220,7 +221,7 @@ fn hessian_eigenvalue<N: Supernet>(
         let hv = (grad_at(&(&a0 + &v * r)) - grad_at(&(&a0 - &v * r))) / (2.0 * r);
         lambda = (&hv * &v).sum(Kind::Double).double_value(&[]);
         let norm = hv.norm().double_value(&[]);
-        if !(norm > 1e-12) {
+        if norm.is_nan() || norm <= 1e-12 {
             break;
         }
         v = hv / norm;
@@ -387,7 +388,12 @@ mod tests {
                 assert!((g - want).abs() < 1e-6, "{rows:?} {index:?}");
             }
         }
-        let g = Tensor::run_backward(&[&gates.get(0).get(index[0] as i64)], &[&logits], false, false);
+        let g = Tensor::run_backward(
+            &[&gates.get(0).get(index[0] as i64)],
+            &[&logits],
+            false,
+            false,
+        );
         assert!(g[0].abs().sum(Kind::Double).double_value(&[]) > 0.0);
     }
 }

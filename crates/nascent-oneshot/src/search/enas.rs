@@ -66,7 +66,14 @@ impl Controller {
         let heads = decisions
             .iter()
             .enumerate()
-            .map(|(k, d)| nn::linear(&root / "head" / k, h, d.options.len() as i64, Default::default()))
+            .map(|(k, d)| {
+                nn::linear(
+                    &root / "head" / k,
+                    h,
+                    d.options.len() as i64,
+                    Default::default(),
+                )
+            })
             .collect();
         Controller {
             vs,
@@ -108,7 +115,8 @@ impl Controller {
             log_probs.push(logp.get(c as i64));
             entropies.push(-(&p * &logp).sum(Kind::Float));
             choices.push(c);
-            input = self.embeddings[k].forward(&Tensor::from_slice(&[c as i64]).to_device(self.vs.device()));
+            input = self.embeddings[k]
+                .forward(&Tensor::from_slice(&[c as i64]).to_device(self.vs.device()));
         }
         Sample {
             choices,
@@ -187,8 +195,8 @@ pub(super) fn run<N: Supernet>(
         for _ in 0..ec.controller_steps {
             let mut total: Option<Tensor> = None;
             for _ in 0..ec.aggregate {
-                let (arch, s) = sample_arch(&space, &controller, &mut ctx.rng, false)
-                    .ok_or_else(refused)?;
+                let (arch, s) =
+                    sample_arch(&space, &controller, &mut ctx.rng, false).ok_or_else(refused)?;
                 let path = ctx.net.path_of(&arch)?;
                 let (x, y) = ctx.val_batch();
                 let (logits, loss) = tch::no_grad(|| {
@@ -197,9 +205,7 @@ pub(super) fn run<N: Supernet>(
                     (logits, loss)
                 });
                 vm.add(&logits, &y, &loss);
-                let reward = logits
-                    .accuracy_for_logits(&y)
-                    .double_value(&[]);
+                let reward = logits.accuracy_for_logits(&y).double_value(&[]);
                 let b = baseline.unwrap_or(reward);
                 let b = ec.baseline_decay * b + (1.0 - ec.baseline_decay) * reward;
                 baseline = Some(b);
@@ -217,8 +223,10 @@ pub(super) fn run<N: Supernet>(
         // The sampling distribution: frequencies over fresh samples, per decision.
         let (probs, greedy) = tch::no_grad(|| -> Result<_> {
             let decisions = space.decisions();
-            let mut counts: Vec<Vec<f64>> =
-                decisions.iter().map(|d| vec![0.0; d.options.len()]).collect();
+            let mut counts: Vec<Vec<f64>> = decisions
+                .iter()
+                .map(|d| vec![0.0; d.options.len()])
+                .collect();
             let n = 200;
             for _ in 0..n {
                 let s = controller.sample(&mut ctx.rng, false);

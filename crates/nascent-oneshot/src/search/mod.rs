@@ -31,13 +31,12 @@ pub use spos::SupernetEvaluator;
 
 use crate::supernet::{
     DartsSupernet, DartsSupernetConfig, Nb201Supernet, Nb201SupernetConfig, Selection, Supernet,
-    argmax,
 };
 use nascent_core::{Error, Result, Rng, SearchSpace, derive_seed};
+use nascent_train::data::loader::Batches;
 use nascent_train::data::{
     Augment, Batch, DataSplits, Dataset, LoadedData, Loader, LoaderConfig, Normalization,
 };
-use nascent_train::data::loader::Batches;
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -315,7 +314,10 @@ impl SearchConfig {
         pos("grad_clip", self.grad_clip)?;
         pos("arch_lr", self.arch_lr)?;
         non_neg("arch_weight_decay", self.arch_weight_decay)?;
-        for (k, b) in [self.arch_betas.0, self.arch_betas.1].into_iter().enumerate() {
+        for (k, b) in [self.arch_betas.0, self.arch_betas.1]
+            .into_iter()
+            .enumerate()
+        {
             if !(0.0..1.0).contains(&b) {
                 return Err(Error::config(
                     format!("arch_betas.{k}"),
@@ -336,7 +338,10 @@ impl SearchConfig {
         if self.tau_max < self.tau_min {
             return Err(Error::config(
                 "tau_max",
-                format!("must be at least tau_min ({}), got {}", self.tau_min, self.tau_max),
+                format!(
+                    "must be at least tau_min ({}), got {}",
+                    self.tau_min, self.tau_max
+                ),
             ));
         }
         if self.partial_channels < 1 {
@@ -359,7 +364,10 @@ impl SearchConfig {
             ));
         }
         let e = &self.enas;
-        if e.controller_steps == 0 || e.aggregate == 0 || e.derive_samples == 0 || e.eval_batches == 0
+        if e.controller_steps == 0
+            || e.aggregate == 0
+            || e.derive_samples == 0
+            || e.eval_batches == 0
         {
             return Err(Error::config(
                 "enas",
@@ -766,13 +774,19 @@ impl<'a, N: Supernet> Ctx<'a, N> {
     /// The next training batch on the device.
     pub(crate) fn train_batch(&mut self) -> (Tensor, Tensor) {
         let b = self.train.next_batch();
-        (b.images.to_device(self.device), b.labels.to_device(self.device))
+        (
+            b.images.to_device(self.device),
+            b.labels.to_device(self.device),
+        )
     }
 
     /// The next validation batch on the device.
     pub(crate) fn val_batch(&mut self) -> (Tensor, Tensor) {
         let b = self.val.next_batch();
-        (b.images.to_device(self.device), b.labels.to_device(self.device))
+        (
+            b.images.to_device(self.device),
+            b.labels.to_device(self.device),
+        )
     }
 
     /// One SGD step of the weights on `loss` (gradients clipped).
@@ -786,7 +800,11 @@ impl<'a, N: Supernet> Ctx<'a, N> {
     /// The first `n` batches of a fixed, unaugmented pass over a split (for scoring
     /// candidates on the same images), on the device.
     pub(crate) fn fixed_batches(&self, val: bool, n: usize) -> Vec<(Tensor, Tensor)> {
-        let data = if val { &self.data.val } else { &self.data.train };
+        let data = if val {
+            &self.data.val
+        } else {
+            &self.data.train
+        };
         let loader = Loader::new(
             data.clone(),
             self.data.norm.clone(),
@@ -799,7 +817,12 @@ impl<'a, N: Supernet> Ctx<'a, N> {
         loader
             .epoch(0)
             .take(n)
-            .map(|b| (b.images.to_device(self.device), b.labels.to_device(self.device)))
+            .map(|b| {
+                (
+                    b.images.to_device(self.device),
+                    b.labels.to_device(self.device),
+                )
+            })
             .collect()
     }
 
@@ -828,7 +851,10 @@ pub fn collapse_of<N: Supernet>(net: &N, path: &[usize]) -> Collapse {
     let used: Vec<usize> = if net.none_is_an_op() {
         path.to_vec()
     } else {
-        path.iter().copied().filter(|&o| !cands[o].is_zero()).collect()
+        path.iter()
+            .copied()
+            .filter(|&o| !cands[o].is_zero())
+            .collect()
     };
     let n = used.len().max(1) as f64;
     Collapse {

@@ -17,10 +17,10 @@ use super::{
 };
 use nascent_core::{Error, Result};
 use nascent_space::darts::{DARTS_PRIMITIVES, DartsCell, DartsGenotype, DartsOp, DartsSpace};
+use nascent_train::Op;
 use nascent_train::graph::{BnConfig, Graph, GraphBuilder};
 use nascent_train::nets::darts::darts_op;
 use nascent_train::ops::factorized_reduce;
-use nascent_train::Op;
 use tch::{Device, Kind, Tensor, nn};
 
 /// The shape of a DARTS supernet.
@@ -174,14 +174,10 @@ impl DartsSupernet {
         let c = cfg.channels;
         let mut side = cfg.resolution;
         let c_stem = cfg.stem_multiplier * c;
-        let stem = graph(
-            &root.sub("stem"),
-            [cfg.in_channels, side, side],
-            |g, x| {
-                let s = g.scoped(0, |g| g.conv_k(x, c_stem, 3, 1, 1, 1))?;
-                g.scoped(1, |g| g.bn(s, stem_bn))
-            },
-        )?;
+        let stem = graph(&root.sub("stem"), [cfg.in_channels, side, side], |g, x| {
+            let s = g.scoped(0, |g| g.conv_k(x, c_stem, 3, 1, 1, 1))?;
+            g.scoped(1, |g| g.bn(s, stem_bn))
+        })?;
         let (mut c_pp, mut c_p, mut c_cur) = (c_stem, c_stem, c);
         let (mut side_pp, mut side_p) = (side, side);
         let mut reduction_prev = false;
@@ -192,13 +188,17 @@ impl DartsSupernet {
                 c_cur *= 2;
             }
             let path = root.sub("cells").sub(i);
-            let pre0 = graph(&path.sub("preprocess0"), [c_pp, side_pp, side_pp], |g, x| {
-                if reduction_prev {
-                    factorized_reduce(g, x, c_cur, 2, bn)
-                } else {
-                    Op::ReluConvBn { kernel: 1 }.emit(g, x, c_cur, 1, &op_cfg)
-                }
-            })?;
+            let pre0 = graph(
+                &path.sub("preprocess0"),
+                [c_pp, side_pp, side_pp],
+                |g, x| {
+                    if reduction_prev {
+                        factorized_reduce(g, x, c_cur, 2, bn)
+                    } else {
+                        Op::ReluConvBn { kernel: 1 }.emit(g, x, c_cur, 1, &op_cfg)
+                    }
+                },
+            )?;
             let pre1 = graph(&path.sub("preprocess1"), [c_p, side_p, side_p], |g, x| {
                 Op::ReluConvBn { kernel: 1 }.emit(g, x, c_cur, 1, &op_cfg)
             })?;
@@ -260,6 +260,7 @@ impl DartsSupernet {
         &self.cfg
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn cell_forward(
         &self,
         cell: &Cell,
@@ -272,18 +273,21 @@ impl DartsSupernet {
     ) -> Tensor {
         let per_cell = self.cfg.edges_per_cell();
         let offset = if cell.reduction { per_cell } else { 0 };
-        let mut states = vec![cell.pre0.forward(s0, train).0, cell.pre1.forward(s1, train).0];
+        let mut states = vec![
+            cell.pre0.forward(s0, train).0,
+            cell.pre1.forward(s1, train).0,
+        ];
         let n = s1.size()[0];
         let mut k = 0;
         for _ in 0..self.cfg.steps {
             let mut terms = Vec::new();
-            for j in 0..states.len() {
+            for (j, state) in states.iter().enumerate() {
                 let stride = if cell.reduction && j < 2 { 2 } else { 1 };
                 let e = offset + k;
                 if let Some(y) = mixed_edge(
                     &cell.edges[k],
                     e,
-                    &states[j],
+                    state,
                     selection,
                     weights,
                     self.cfg.partial_channels,

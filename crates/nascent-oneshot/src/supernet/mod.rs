@@ -197,6 +197,7 @@ pub(crate) fn channel_shuffle(x: &Tensor, groups: i64) -> Tensor {
 /// (`k > 1`), only the first `C/k` channels go through the ops (which were built for `C/k`
 /// channels); the rest bypass them, and the two parts are concatenated and shuffled. A
 /// stride-2 edge subsamples its bypass channels by max pooling (PC-DARTS).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn mixed_edge(
     ops: &[EdgeOp],
     e: usize,
@@ -241,7 +242,12 @@ pub(crate) fn mixed_edge(
                 None => {
                     let s = xa.size();
                     Tensor::zeros(
-                        [s[0], s[1], (s[2] + stride - 1) / stride, (s[3] + stride - 1) / stride],
+                        [
+                            s[0],
+                            s[1],
+                            (s[2] + stride - 1) / stride,
+                            (s[3] + stride - 1) / stride,
+                        ],
                         (xa.kind(), xa.device()),
                     )
                 }
@@ -317,10 +323,8 @@ pub fn recalibrate_bn(
             let _ = var.shallow_clone().fill_(1.0);
         }
         for k in 0..batches {
-            let before: Vec<(Tensor, Tensor)> = stats
-                .values()
-                .map(|(m, v)| (m.copy(), v.copy()))
-                .collect();
+            let before: Vec<(Tensor, Tensor)> =
+                stats.values().map(|(m, v)| (m.copy(), v.copy())).collect();
             forward(k);
             let kf = (k + 1) as f64;
             for ((m, v), (m0, v0)) in stats.values().zip(&before) {
@@ -336,7 +340,10 @@ pub fn recalibrate_bn(
 
 /// The softmax of `alpha` rows as plain numbers.
 pub fn probabilities(alpha: &Tensor) -> Vec<Vec<f64>> {
-    let p = alpha.detach().softmax(-1, Kind::Float).to_device(tch::Device::Cpu);
+    let p = alpha
+        .detach()
+        .softmax(-1, Kind::Float)
+        .to_device(tch::Device::Cpu);
     let rows = p.size()[0];
     (0..rows)
         .map(|e| Vec::<f64>::try_from(p.get(e).to_kind(Kind::Double)).unwrap_or_default())
