@@ -21,3 +21,12 @@ export PATH="$NASCENT_TORCH_VENV/bin:$PATH"
 NASCENT_TORCH_LIB="$("$NASCENT_TORCH_VENV/bin/python" -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))")"
 export NASCENT_TORCH_LIB
 export LD_LIBRARY_PATH="$NASCENT_TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Fashion-MNIST (the main job's default dataset): Debian's package where apt is at hand, once.
+# Best effort: without it nascent downloads the files from the dataset's home (with checksums).
+if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
+    && [ -z "${NASCENT_NO_APT:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "nascent: installing Debian's dataset-fashion-mnist (once)" >&2
+    { apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; }; } \
+        || echo "nascent: could not install dataset-fashion-mnist; nascent will download Fashion-MNIST itself" >&2
+fi

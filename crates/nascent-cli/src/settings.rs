@@ -166,7 +166,7 @@ impl Default for RetrainSettings {
     fn default() -> Self {
         RetrainSettings {
             enabled: true,
-            minutes: 12.0,
+            minutes: 17.0,
             epochs: None,
             max_epochs: 30,
             channels: None,
@@ -191,11 +191,11 @@ fn default_objectives() -> Vec<Objective> {
 }
 fn default_fidelity() -> Fidelity {
     Fidelity {
-        epochs: Some(2),
+        epochs: Some(1),
         data_fraction: Some(0.25),
         resolution: None,
         cells: Some(1),
-        channels: Some(16),
+        channels: Some(8),
     }
 }
 fn one() -> usize {

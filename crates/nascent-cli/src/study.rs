@@ -259,7 +259,7 @@ where
                     .minutes
                     .map(|m| m * 60.0 - elapsed)
                     .unwrap_or(s.retrain.minutes * 60.0);
-                fit_epochs(s, history, channels, cells, left)
+                fit_epochs(s, history, best, channels, cells, left)
             }
         };
         let threads = recipe.threads.unwrap_or(threads.max(available_cores()));
@@ -516,26 +516,28 @@ fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// How many full-data epochs fit in `seconds`, from what the search trials cost per epoch.
+/// How many full-data epochs fit in `seconds`, from what the search trials cost per epoch: the
+/// best architecture's own cost where its trial measured it (a conv-heavy cell costs several
+/// times a pooling one), else the median over the completed trials.
 fn fit_epochs<A: Clone + Eq + std::hash::Hash>(
     s: &StudySettings,
     history: &History<A>,
+    best: &Trial<A>,
     channels: Option<u32>,
     cells: Option<u32>,
     seconds: f64,
 ) -> u32 {
-    // Seconds per epoch over the whole training split, from completed search trials.
+    // Seconds per epoch over the whole training split.
     let fraction = s.fidelity.data_fraction.unwrap_or(1.0);
-    let mut per_epoch: Vec<f64> = history
-        .completed()
-        .filter_map(|t| {
-            let secs = t.metrics.get("train_seconds")?;
-            let ep = t.metrics.get("epochs")?;
-            (*ep > 0.0).then(|| secs / ep / fraction)
-        })
-        .collect();
+    let per_epoch_of = |t: &Trial<A>| {
+        let secs = t.metrics.get("train_seconds")?;
+        let ep = t.metrics.get("epochs")?;
+        (*ep > 0.0).then(|| secs / ep / fraction)
+    };
+    let mut per_epoch: Vec<f64> = history.completed().filter_map(per_epoch_of).collect();
     per_epoch.sort_by(f64::total_cmp);
-    let Some(&median) = per_epoch.get(per_epoch.len() / 2) else {
+    let Some(median) = per_epoch_of(best).or_else(|| per_epoch.get(per_epoch.len() / 2).copied())
+    else {
         return s.retrain.max_epochs.min(10);
     };
     // Wider or deeper final networks cost more: scale by the ratio of widths squared and depths.
@@ -733,25 +735,27 @@ impl Observer for StudyProgress {
                 {
                     st.best = Some(st.best.map_or(v, |b: f64| b.max(v)));
                 }
-                self.bar.println(format!(
-                    "trial {:>3} {:<8} {} {}",
-                    trial.number,
-                    trial.state.as_str(),
-                    trial
-                        .values
-                        .iter()
-                        .map(|v| format!("{v:.2}"))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    trial.arch
-                ));
+                crate::progress::say(
+                    &self.bar,
+                    format!(
+                        "trial {:>3} {:<8} {} {}",
+                        trial.number,
+                        trial.state.as_str(),
+                        trial
+                            .values
+                            .iter()
+                            .map(|v| format!("{v:.2}"))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        trial.arch
+                    ),
+                );
                 if let Some(r) = &trial.reason {
-                    self.bar.println(format!("          ({r})"));
+                    crate::progress::say(&self.bar, format!("          ({r})"));
                 }
             }
             Event::TrialRequeued { number, reason } => {
-                self.bar
-                    .println(format!("trial {number} re-queued ({reason:?})"));
+                crate::progress::say(&self.bar, format!("trial {number} re-queued ({reason:?})"));
             }
             Event::RunFinished { .. } => {}
         }
@@ -796,16 +800,19 @@ impl TrainObserver for EpochBar {
         self.bar.inc(1);
     }
     fn on_epoch(&mut self, stats: &EpochStats) {
-        self.bar.println(format!(
-            "retrain epoch {:>3}: loss {:.4} train {:.2}% val {} ({:.0} img/s)",
-            stats.epoch,
-            stats.train_loss,
-            stats.train_accuracy,
-            stats
-                .val_accuracy
-                .map_or("-".into(), |v| format!("{v:.2}%")),
-            stats.images_per_second
-        ));
+        crate::progress::say(
+            &self.bar,
+            format!(
+                "retrain epoch {:>3}: loss {:.4} train {:.2}% val {} ({:.0} img/s)",
+                stats.epoch,
+                stats.train_loss,
+                stats.train_accuracy,
+                stats
+                    .val_accuracy
+                    .map_or("-".into(), |v| format!("{v:.2}%")),
+                stats.images_per_second
+            ),
+        );
         self.bar.set_message(format!("{}", stats.epoch + 1));
     }
 }

@@ -184,6 +184,18 @@ impl ScoreFile {
     pub fn ranking(&self, score: &str) -> Result<Vec<usize>> {
         let mut total = vec![0.0f64; self.archs.len()];
         for name in score.split('+').map(str::trim) {
+            // The benchmark's answer is in the file for checking the proxies; ranking by it
+            // would make the warm start an oracle.
+            if name.contains("accuracy") || name == "index" {
+                return Err(Error::config(
+                    "proxy",
+                    format!(
+                        "`{name}` in {} is not a proxy score (it is the benchmark's answer or a \
+                         row number); use one of the proxies' columns",
+                        self.path.display()
+                    ),
+                ));
+            }
             let c = self.columns.iter().position(|n| n == name).ok_or_else(|| {
                 Error::config(
                     "proxy",
@@ -289,6 +301,10 @@ mod tests {
         );
         let archs = f.ranked_archs(&Nb201Space::new(), "p").unwrap();
         assert_eq!(archs[0].to_string(), f.archs()[1]);
+        for oracle in ["index", "test_accuracy", "p+test_accuracy"] {
+            let e = f.ranking(oracle).unwrap_err().to_string();
+            assert!(e.contains("not a proxy score"), "{oracle}: {e}");
+        }
     }
 
     #[test]

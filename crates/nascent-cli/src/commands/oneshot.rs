@@ -134,7 +134,7 @@ impl SearchObserver for Progress {
     }
 
     fn epoch(&mut self, r: &EpochReport, edges: &[String], ops: &[String]) {
-        self.bar.println(render_epoch(r, self.epochs, edges, ops));
+        crate::progress::say(&self.bar, render_epoch(r, self.epochs, edges, ops));
     }
 }
 
@@ -156,6 +156,9 @@ fn render_epoch(r: &EpochReport, epochs: u32, edges: &[String], ops: &[String]) 
         );
         if let Some(l) = r.collapse.hessian_eigenvalue {
             s += &format!("  Hessian lambda_max {l:.4}");
+        }
+        if let Some(a) = &r.arch {
+            s += &format!("  arch {a}");
         }
         s += "\n";
     }

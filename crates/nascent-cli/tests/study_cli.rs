@@ -1,0 +1,290 @@
+//! `nascent search` and `nascent resume` end to end, with real training on a small generated
+//! IDX dataset: SIGKILL in the middle of a trial, then `nascent resume` finishes the budget
+//! and loses no completed trial; and the study errors that exit 1 naming the problem.
+
+use nascent_core::TrialState;
+use nascent_core::storage::TrialRecord;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_nascent");
+
+/// Writes an IDX file of unsigned bytes.
+fn write_idx(path: &Path, dims: &[u32], data: &[u8]) {
+    let mut bytes = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A three-class image set: class k has a bright band in the k-th third of the rows, under
+/// noise, so that a network learns it but not at once.
+fn write_dataset(dir: &Path, side: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % 140) as u8
+    };
+    for (split, n) in [("train", 900usize), ("t10k", 150)] {
+        let mut images = Vec::with_capacity(n * side * side);
+        let mut labels = Vec::with_capacity(n);
+        for i in 0..n {
+            let class = i % 3;
+            for r in 0..side {
+                for _ in 0..side {
+                    let band = r * 3 / side == class;
+                    images.push(noise().saturating_add(if band { 100 } else { 0 }));
+                }
+            }
+            labels.push(class as u8);
+        }
+        let s = side as u32;
+        write_idx(
+            &dir.join(format!("{split}-images-idx3-ubyte")),
+            &[n as u32, s, s],
+            &images,
+        );
+        write_idx(
+            &dir.join(format!("{split}-labels-idx1-ubyte")),
+            &[n as u32],
+            &labels,
+        );
+    }
+}
+
+struct Study {
+    dir: tempfile::TempDir,
+    file: PathBuf,
+    url: String,
+}
+
+impl Study {
+    fn new(trials: u32) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        write_dataset(&data, 12);
+        let url = format!("sqlite://{}", dir.path().join("study.db").display());
+        let file = dir.path().join("study.toml");
+        let toml = format!(
+            r#"name = "kill"
+storage = "{url}"
+out = "{out}"
+seed = 3
+
+[space]
+kind = "nb201"
+
+[strategy]
+kind = "random"
+
+[data]
+name = "{data}"
+
+[train]
+batch_size = 32
+augment = false
+threads = 1
+
+[fidelity]
+epochs = 6
+cells = 1
+channels = 4
+
+[budget]
+trials = {trials}
+
+[retrain]
+enabled = false
+"#,
+            out = dir.path().join("out").display(),
+            data = data.display(),
+        );
+        std::fs::write(&file, toml).unwrap();
+        Study { dir, file, url }
+    }
+
+    fn trials(&self) -> Vec<TrialRecord> {
+        let Ok(s) = nascent_store::open(&self.url) else {
+            return Vec::new();
+        };
+        match s.study("kill") {
+            Ok(st) => s.trials(st.id, 0).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+fn spawn(args: &[&str], cwd: &Path) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs nascent")
+}
+
+fn run(args: &[&str], cwd: &Path) -> Output {
+    spawn(args, cwd).wait_with_output().unwrap()
+}
+
+#[test]
+fn sigkill_mid_trial_then_nascent_resume_loses_no_completed_trial_and_finishes_the_budget() {
+    let study = Study::new(6);
+    let file = study.file.to_str().unwrap();
+    let mut child = spawn(&["search", file, "--json"], study.dir.path());
+    let t0 = Instant::now();
+    loop {
+        let t = study.trials();
+        let complete = t.iter().filter(|t| t.state == TrialState::Complete).count();
+        let running = t
+            .iter()
+            .any(|t| t.state == TrialState::Running && !t.intermediate.is_empty());
+        if complete >= 2 && running {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "nascent search exited ({status}) before a trial was in flight after two: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "timed out waiting for a trial in flight"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let before = study.trials();
+    let completed: Vec<&TrialRecord> = before
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .collect();
+    let killed: Vec<&TrialRecord> = before
+        .iter()
+        .filter(|t| t.state == TrialState::Running)
+        .collect();
+    assert!(completed.len() >= 2);
+    assert_eq!(killed.len(), 1, "one trial was in flight: {before:?}");
+
+    let out = run(
+        &[
+            "resume",
+            "--storage",
+            &study.url,
+            "--study",
+            "kill",
+            "--json",
+        ],
+        study.dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "resume failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = study.trials();
+    assert_eq!(after.len(), 6, "the budget of 6 trials is finished");
+    for (i, t) in after.iter().enumerate() {
+        assert_eq!(t.number, i as u64);
+        assert_eq!(t.state, TrialState::Complete, "trial {i}: {t:?}");
+        assert!(t.values.first().is_some_and(|v| v.is_finite() && *v > 0.0));
+    }
+    for t in &completed {
+        assert_eq!(
+            &after[t.number as usize], *t,
+            "completed trial {} changed",
+            t.number
+        );
+    }
+    let k = &after[killed[0].number as usize];
+    assert_eq!(
+        k.arch, killed[0].arch,
+        "the killed trial is re-run, not replaced"
+    );
+    assert_eq!(k.attempts, 2);
+}
+
+fn fails_with(out: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "`{n}` not in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn study_errors_exit_1_naming_the_problem() {
+    let study = Study::new(2);
+    let dir = study.dir.path();
+    let file = study.file.to_str().unwrap();
+
+    let bad = dir.join("malformed.toml");
+    std::fs::write(&bad, "name = \"x\"\n[space\nkind = \"nb201\"\n").unwrap();
+    fails_with(
+        &run(&["search", bad.to_str().unwrap()], dir),
+        &["malformed.toml"],
+    );
+
+    let unknown = dir.join("unknown.toml");
+    std::fs::write(
+        &unknown,
+        "[strategy]\nkind = \"evolution\"\npopulaton = 8\n",
+    )
+    .unwrap();
+    fails_with(
+        &run(&["search", unknown.to_str().unwrap(), "--dry-run"], dir),
+        &["unknown.toml", "populaton"],
+    );
+    fails_with(
+        &run(
+            &["search", file, "--set", "fidelity.epoks=3", "--dry-run"],
+            dir,
+        ),
+        &["epoks"],
+    );
+
+    fails_with(
+        &run(
+            &[
+                "search",
+                file,
+                "--set",
+                "storage=sqlite:///nonexistent-dir/deeper/study.db",
+            ],
+            dir,
+        ),
+        &["/nonexistent-dir/deeper/study.db"],
+    );
+    fails_with(
+        &run(
+            &["search", file, "--set", "storage=postgres://nowhere/db"],
+            dir,
+        ),
+        &["postgres://nowhere/db"],
+    );
+
+    fails_with(
+        &run(
+            &["search", file, "--set", "data.name=/nonexistent/images"],
+            dir,
+        ),
+        &["/nonexistent/images"],
+    );
+    fails_with(
+        &run(&["search", "/nonexistent/study.toml"], dir),
+        &["/nonexistent/study.toml"],
+    );
+}
