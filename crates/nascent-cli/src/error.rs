@@ -22,3 +22,32 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
         1
     }
 }
+
+/// The error and its causes on one line, `a: b: c`, leaving out a cause whose text the line
+/// already holds (errors that print their source would otherwise say it twice).
+pub fn render(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::render;
+
+    #[test]
+    fn a_cause_already_said_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(nascent_core::Error::io("/x.csv", io)).context("reading");
+        assert_eq!(render(&e), "reading: /x.csv: No such file");
+    }
+}

@@ -83,7 +83,7 @@ fn main() {
     let code = match result {
         Ok(Ok(())) => 0,
         Ok(Err(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error::render(&e));
             exit_code(&e)
         }
         Err(_) => {
