@@ -17,6 +17,7 @@ pub mod optimize;
 pub mod pareto;
 pub mod rng;
 pub mod space;
+pub mod stats;
 pub mod storage;
 pub mod strategy;
 pub mod trial;

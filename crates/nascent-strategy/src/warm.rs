@@ -207,7 +207,7 @@ impl ScoreFile {
                 )
             })?;
             let col: Vec<f64> = self.values.iter().map(|r| r[c]).collect();
-            for (t, r) in total.iter_mut().zip(ranks_low_first(&col)) {
+            for (t, r) in total.iter_mut().zip(nascent_core::stats::ranks(&col)) {
                 *t += r;
             }
         }
@@ -231,26 +231,6 @@ impl ScoreFile {
             })
             .collect()
     }
-}
-
-/// Ranks from 1 (lowest) with ties averaged; non-finite values tie below everything.
-fn ranks_low_first(v: &[f64]) -> Vec<f64> {
-    let key = |a: f64| if a.is_finite() { a } else { f64::NEG_INFINITY };
-    let mut order: Vec<usize> = (0..v.len()).collect();
-    order.sort_by(|&a, &b| key(v[a]).total_cmp(&key(v[b])));
-    let mut out = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && key(v[order[j + 1]]) == key(v[order[i]]) {
-            j += 1;
-        }
-        for &k in &order[i..=j] {
-            out[k] = (i + j) as f64 / 2.0 + 1.0;
-        }
-        i = j + 1;
-    }
-    out
 }
 
 #[cfg(test)]
