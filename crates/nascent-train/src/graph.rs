@@ -371,19 +371,7 @@ impl Graph {
     /// when `train` and the graph has one. In training, batch normalisation uses the batch's
     /// statistics (and updates the running ones) and drop-path is active.
     pub fn forward(&self, xs: &Tensor, train: bool) -> (Tensor, Option<Tensor>) {
-        let sched = if train { &self.train } else { &self.eval };
-        let mut vals: Vec<Option<Tensor>> = (0..self.nodes.len()).map(|_| None).collect();
-        for (step, &i) in sched.order.iter().enumerate() {
-            let t = if i == 0 {
-                xs.shallow_clone()
-            } else {
-                self.eval_node(&self.nodes[i], &vals, train)
-            };
-            vals[i] = Some(t);
-            for &r in &sched.release[step] {
-                vals[r] = None;
-            }
-        }
+        let mut vals = self.execute(xs, train, |_, _, _| {});
         let out = vals[self.output.0].take().expect("output computed");
         let aux = if train {
             self.aux.and_then(|a| vals[a.0].take())
@@ -403,6 +391,20 @@ impl Graph {
         train: bool,
         observe: &mut dyn FnMut(usize, &Node, &Tensor),
     ) -> Tensor {
+        self.execute(xs, train, observe)[self.output.0]
+            .take()
+            .expect("output computed")
+    }
+
+    /// Runs the schedule of `train` or evaluation mode, handing every computed node to
+    /// `observe`; values no later node reads are released as soon as possible, so what is left
+    /// is the output (and the auxiliary output in training).
+    fn execute(
+        &self,
+        xs: &Tensor,
+        train: bool,
+        mut observe: impl FnMut(usize, &Node, &Tensor),
+    ) -> Vec<Option<Tensor>> {
         let sched = if train { &self.train } else { &self.eval };
         let mut vals: Vec<Option<Tensor>> = (0..self.nodes.len()).map(|_| None).collect();
         for (step, &i) in sched.order.iter().enumerate() {
@@ -417,7 +419,7 @@ impl Graph {
                 vals[r] = None;
             }
         }
-        vals[self.output.0].take().expect("output computed")
+        vals
     }
 
     fn p(&self, id: ParamId) -> &Tensor {

@@ -4,7 +4,7 @@
 //! validation accuracy on the shared weights. The two alternate every epoch.
 
 use super::arch::Adam;
-use super::{Ctx, EnasConfig, EpochReport, Meter, SearchObserver, collapse_of};
+use super::{Ctx, EnasConfig, EpochReport, Meter, SampledResult, SearchObserver, collapse_of};
 use crate::supernet::{Selection, Supernet};
 use nascent_core::{Decision, Error, Result, Rng, SearchSpace};
 use std::time::Instant;
@@ -147,17 +147,12 @@ fn sample_arch<S: SearchSpace>(
 }
 
 /// Trains the shared weights and the controller, then samples the final architecture.
-#[allow(clippy::type_complexity)]
 pub(super) fn run<N: Supernet>(
     ctx: &mut Ctx<'_, N>,
     observer: &mut dyn SearchObserver,
     edges: &[String],
     ops: &[String],
-) -> Result<(
-    <N::Space as SearchSpace>::Arch,
-    Vec<EpochReport>,
-    Vec<(String, f64)>,
-)> {
+) -> SampledResult<N> {
     let cfg = ctx.cfg;
     let ec = &cfg.enas;
     let space = ctx.net.space().clone();

@@ -582,6 +582,14 @@ pub struct Collapse {
     pub hessian_eigenvalue: Option<f64>,
 }
 
+/// What a sampling method (SPOS, ENAS) returns: the chosen architecture, the epochs' reports,
+/// and the scored candidates of its final search (architecture string, score).
+type SampledResult<N> = Result<(
+    <<N as Supernet>::Space as SearchSpace>::Arch,
+    Vec<EpochReport>,
+    Vec<(String, f64)>,
+)>;
+
 /// What happened in one epoch.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EpochReport {

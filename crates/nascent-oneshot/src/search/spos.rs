@@ -2,7 +2,7 @@
 //! then regularized evolution searches the space with the shared weights as its evaluator,
 //! each candidate's BN statistics recalibrated on training batches before it is scored.
 
-use super::{Ctx, EpochReport, Meter, SearchObserver, uniform_probs};
+use super::{Ctx, EpochReport, Meter, SampledResult, SearchObserver, uniform_probs};
 use crate::supernet::{Selection, Supernet, recalibrate_bn};
 use nascent_core::{
     Budget, Evaluation, Evaluator, History, Metrics, Objective, Outcome, Reporter, Result,
@@ -110,17 +110,12 @@ impl<N: Supernet> Evaluator<<N::Space as SearchSpace>::Arch> for SupernetEvaluat
 }
 
 /// Trains the supernet with uniform single paths, then runs the evolution.
-#[allow(clippy::type_complexity)]
 pub(super) fn run<N: Supernet>(
     ctx: &mut Ctx<'_, N>,
     observer: &mut dyn SearchObserver,
     edges: &[String],
     ops: &[String],
-) -> Result<(
-    <N::Space as SearchSpace>::Arch,
-    Vec<EpochReport>,
-    Vec<(String, f64)>,
-)> {
+) -> SampledResult<N> {
     let cfg = ctx.cfg;
     let space = ctx.net.space().clone();
     let steps = ctx.steps_per_epoch;

@@ -9,8 +9,9 @@ use super::{
 };
 use nascent_core::{Error, Result};
 use nascent_space::nb201::{NB201_EDGES, NB201_OPS, Nb201Arch, Nb201Op, Nb201Space};
+use nascent_train::Op;
 use nascent_train::graph::{BnConfig, BuildResult, Graph, GraphBuilder, Value};
-use nascent_train::{Op, OpConfig};
+use nascent_train::nets::nb201::resnet_reduction;
 use tch::{Device, Tensor, nn};
 
 /// The shape of an NB201 supernet.
@@ -242,26 +243,6 @@ impl Nb201Supernet {
         }
         nodes.pop().expect("four nodes")
     }
-}
-
-/// `ResNetBasicblock(C, 2C, stride 2)`: `conv_b(conv_a(x)) + downsample(x)`.
-fn resnet_reduction(
-    g: &mut GraphBuilder<'_>,
-    x: Value,
-    out: i64,
-    bn: BnConfig,
-) -> BuildResult<Value> {
-    let cfg = OpConfig { bn, pool_bn: false };
-    let conv = Op::ReluConvBn { kernel: 3 };
-    let a = g.scoped("conv_a", |g| conv.emit(g, x, out, 2, &cfg))?;
-    let b = g.scoped("conv_b", |g| conv.emit(g, a, out, 1, &cfg))?;
-    let [h, w] = g.side(x);
-    let odd = h % 2 == 1 || w % 2 == 1;
-    let r = g.scoped("downsample", |g| -> BuildResult<Value> {
-        let p = g.avg_pool(x, 2, 2, 0, odd, false)?;
-        g.scoped(1, |g| g.conv_k(p, out, 1, 1, 1, 1))
-    })?;
-    g.add(&[b, r])
 }
 
 impl Supernet for Nb201Supernet {

@@ -70,7 +70,7 @@ pub fn nb201_graph(arch: &Nb201Arch, spec: &NetSpec, root: &nn::Path) -> BuildRe
         if stage > 0 {
             let out = width * 2;
             h = g.scoped("cells", |g| {
-                g.scoped(index, |g| resnet_reduction(g, h, out))
+                g.scoped(index, |g| resnet_reduction(g, h, out, BnConfig::default()))
             })?;
             width = out;
             index += 1;
@@ -112,9 +112,18 @@ fn cell(g: &mut GraphBuilder<'_>, arch: &Nb201Arch, x: Value) -> BuildResult<Val
     Ok(nodes[3])
 }
 
-/// `ResNetBasicblock(C, 2C, stride 2)`: `conv_b(conv_a(x)) + downsample(x)`.
-fn resnet_reduction(g: &mut GraphBuilder<'_>, x: Value, out: i64) -> BuildResult<Value> {
-    let cfg = OpConfig::default();
+/// `ResNetBasicblock(C, 2C, stride 2)`: `conv_b(conv_a(x)) + downsample(x)`, its batch norms
+/// as `bn` says (the supernets of `nascent-oneshot` build the same block).
+pub fn resnet_reduction(
+    g: &mut GraphBuilder<'_>,
+    x: Value,
+    out: i64,
+    bn: BnConfig,
+) -> BuildResult<Value> {
+    let cfg = OpConfig {
+        bn,
+        ..OpConfig::default()
+    };
     let conv = Op::ReluConvBn { kernel: 3 };
     let a = g.scoped("conv_a", |g| conv.emit(g, x, out, 2, &cfg))?;
     let b = g.scoped("conv_b", |g| conv.emit(g, a, out, 1, &cfg))?;
