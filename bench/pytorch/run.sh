@@ -11,5 +11,13 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$root/scripts/env.sh"
 NASCENT_BENCH_PYTHON="${NASCENT_BENCH_PYTHON:-$(bash "$root/bench/pytorch/setup.sh")}"
 export NASCENT_BENCH_PYTHON
+# cargo runs the bench from the crate's folder: make a relative --json path absolute here.
+args=()
+prev=""
+for a in "$@"; do
+  if [[ "$prev" == "--json" && "$a" != /* ]]; then a="$PWD/$a"; fi
+  args+=("$a")
+  prev="$a"
+done
 cd "$root"
-exec cargo bench --quiet -p nascent-train --bench vs_pytorch -- "$@"
+exec cargo bench --quiet -p nascent-train --bench vs_pytorch -- "${args[@]}"

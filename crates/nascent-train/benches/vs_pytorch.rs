@@ -316,6 +316,23 @@ fn run_nascent(o: &Opts, net: Net, device: Device) -> Measure {
 
 fn main() {
     let o = parse_args();
+    // Fail before the long measurement, not after it, when the result cannot be written.
+    if let Some(path) = &o.json {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(d) = dir
+            && !d.is_dir()
+        {
+            eprintln!(
+                "error: --json {}: the folder {} does not exist (a relative path is taken from {})",
+                path.display(),
+                d.display(),
+                std::env::current_dir()
+                    .map(|c| c.display().to_string())
+                    .unwrap_or_default()
+            );
+            std::process::exit(1);
+        }
+    }
     let device = match o.device.as_str() {
         "cpu" => Device::Cpu,
         "cuda" => Device::Cuda(0),
@@ -408,7 +425,9 @@ fn main() {
             "batch": o.batch, "steps": o.steps, "threads": o.threads, "device": o.device,
             "rounds": o.rounds, "results": json_rows,
         });
-        std::fs::write(path, serde_json::to_string_pretty(&v).unwrap())
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()) {
+            eprintln!("error: cannot write --json {}: {e}", path.display());
+            std::process::exit(1);
+        }
     }
 }
