@@ -145,8 +145,8 @@ fn render_epoch(r: &EpochReport, epochs: u32, edges: &[String], ops: &[String]) 
         r.epoch, r.train_loss, r.train_accuracy
     );
     // Methods that train no architecture parameters (SPOS) have no validation pass per epoch.
-    if r.val_loss.is_finite() {
-        s += &format!("  val loss {:.3} acc {:.1}%", r.val_loss, r.val_accuracy);
+    if let (Some(loss), Some(acc)) = (r.val_loss, r.val_accuracy) {
+        s += &format!("  val loss {loss:.3} acc {acc:.1}%");
     }
     s += &format!("  lr {:.4}", r.lr);
     if let Some(t) = r.tau {
@@ -362,13 +362,13 @@ fn report<A>(
 mod tests {
     use super::*;
 
-    fn report(val_loss: f64) -> EpochReport {
+    fn report(val_loss: Option<f64>) -> EpochReport {
         EpochReport {
             epoch: 2,
             train_loss: 1.5,
             train_accuracy: 40.0,
             val_loss,
-            val_accuracy: if val_loss.is_finite() { 38.5 } else { f64::NAN },
+            val_accuracy: val_loss.map(|_| 38.5),
             probs: vec![vec![0.7, 0.3]],
             arch: Some("|a~0|".into()),
             collapse: Default::default(),
@@ -382,14 +382,14 @@ mod tests {
     fn epoch_lines_show_validation_only_when_there_was_one() {
         let edges = ["1<-0".to_string()];
         let ops = ["conv".to_string(), "skip".to_string()];
-        let with = render_epoch(&report(1.25), 5, &edges, &ops);
+        let with = render_epoch(&report(Some(1.25)), 5, &edges, &ops);
         assert!(
             with.starts_with(
                 "epoch 2/5  train loss 1.500 acc 40.0%  val loss 1.250 acc 38.5%  lr 0.0100"
             ),
             "{with}"
         );
-        let without = render_epoch(&report(f64::NAN), 5, &edges, &ops);
+        let without = render_epoch(&report(None), 5, &edges, &ops);
         assert!(
             !without.contains("NaN") && !without.contains("val"),
             "{without}"

@@ -344,8 +344,8 @@ pub(super) fn run<N: Supernet>(
             epoch: epoch + 1,
             train_loss: tm.loss(),
             train_accuracy: tm.accuracy(),
-            val_loss: vm.loss(),
-            val_accuracy: vm.accuracy(),
+            val_loss: Some(vm.loss()),
+            val_accuracy: Some(vm.accuracy()),
             probs,
             arch: Some(ctx.net.space().format(&derived)),
             collapse,
@@ -359,8 +359,8 @@ pub(super) fn run<N: Supernet>(
             epoch + 1,
             report.train_loss,
             report.train_accuracy,
-            report.val_loss,
-            report.val_accuracy,
+            vm.loss(),
+            vm.accuracy(),
             report.arch.as_deref().unwrap_or("-"),
             seconds
         );

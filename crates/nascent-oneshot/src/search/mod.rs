@@ -599,10 +599,11 @@ pub struct EpochReport {
     pub train_loss: f64,
     /// Training accuracy (%) of the weight steps.
     pub train_accuracy: f64,
-    /// Mean validation loss of the architecture steps (or of the controller's samples).
-    pub val_loss: f64,
-    /// Validation accuracy (%) of the architecture steps (NaN when there were none).
-    pub val_accuracy: f64,
+    /// Mean validation loss of the architecture steps (or of the controller's samples);
+    /// `None` for methods without a validation pass per epoch (SPOS).
+    pub val_loss: Option<f64>,
+    /// Validation accuracy (%) of the architecture steps; `None` as for `val_loss`.
+    pub val_accuracy: Option<f64>,
     /// Per edge, the distribution over ops: softmax of alpha (differentiable methods), the
     /// controller's sampling frequencies (ENAS), uniform (SPOS).
     pub probs: Vec<Vec<f64>>,
