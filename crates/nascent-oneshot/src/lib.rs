@@ -8,8 +8,8 @@
 //! * [`search`]: DARTS (first and second order), GDAS, PC-DARTS, SPOS (with evolution and BN
 //!   recalibration) and ENAS (an LSTM controller trained with REINFORCE) on any supernet, with
 //!   the collapse diagnostics (parameter-free share, dominant Hessian eigenvalue);
-//! * [`proxies`]: zero-cost proxies computed at initialisation (synflow, NASWOT, jacob_cov,
-//!   snip, grad_norm, fisher, grasp, params, FLOPs), an [`nascent_core::Evaluator`] that
+//! * [`proxies`]: zero-cost proxies computed at initialisation (synflow, NASWOT, ZiCo, MeCo,
+//!   jacob_cov, snip, grad_norm, fisher, grasp, params, FLOPs), an [`nascent_core::Evaluator`] that
 //!   returns them, and Spearman's rank correlation;
 //!
 //! The proxy warm start of any strategy lives in `nascent_strategy::warm` (it needs no tensors:

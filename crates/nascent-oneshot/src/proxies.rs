@@ -8,9 +8,25 @@
 //!   turned off (a fresh network in evaluation mode: running mean 0, variance 1, so each BN is
 //!   the identity up to `1/sqrt(1 + eps)`), one all-ones input; the score is
 //!   `Σ |θ ⊙ ∂R/∂θ|` over convolution and linear weights, `R` the sum of the outputs.
-//! * `naswot` (Mellor et al. 2021, v2): the binary codes of every ReLU's units on the
-//!   minibatch, the kernel `K = Σ_layers c cᵀ + (1 - c)(1 - c)ᵀ` (number of units where two
-//!   images agree), the score `log |det K|`.
+//! * `naswot` (Mellor et al. 2021, v2, as their code and NASLib's compute it): the binary
+//!   code `c` of the units of every ReLU module applied in the forward pass (one code per
+//!   application: every edge's own ReLU inside its ReLU-Conv-BN counts, even where the graph
+//!   computes one ReLU for several edges reading the same node, and so do the ReLUs of layers
+//!   whose result cannot reach the output, which PyTorch computes), the kernel
+//!   `K = Σ_relus c cᵀ + (1 - c)(1 - c)ᵀ` (`N_A - d_H`: units minus the Hamming distance
+//!   between two images' codes), the score `log |det K|`. See [`relu_modules`].
+//! * `zico` (Li et al., ICLR 2023, as their code computes it): the minibatch split in
+//!   [`ZICO_SPLITS`] parts, the cross-entropy gradient `g` of every convolution and linear
+//!   weight on each part; the score is `Σ_layers log Σ_θ mean_parts|g_θ| / std_parts(g_θ)`
+//!   over the weights whose gradient varies between parts (population standard deviation;
+//!   a layer whose sum is 0 is left out).
+//! * `meco` (Jiang et al., NeurIPS 2023, as their code computes it): one image (the batch's
+//!   first) through the network in training mode; for every layer's feature map `[C, H, W]`
+//!   (convolution, batch normalisation, ReLU, pooling; a ReLU once per module applying it, as
+//!   NASWOT), the Pearson correlation matrix of its `C` channels over the `H W` positions (NaN
+//!   entries, from constant channels, set to 0) and its smallest eigenvalue; the score is their
+//!   sum. The reference hooks every PyTorch module, containers included, so it also counts
+//!   some maps twice (an `nn.Sequential` and its last layer); here each layer counts once.
 //! * `jacob_cov` (Mellor et al. v1): the Jacobian of the summed outputs w.r.t. each input
 //!   image, its correlation matrix over the batch with eigenvalues `λ`, the score
 //!   `-Σ log(λ + k) + 1/(λ + k)`, `k = 1e-5`.
@@ -65,13 +81,19 @@ pub enum Proxy {
     Params,
     /// Multiply-accumulates per image.
     Flops,
+    /// ZiCo: inverse coefficient of variation of the gradients.
+    Zico,
+    /// MeCo: smallest eigenvalues of the feature maps' channel correlations.
+    Meco,
 }
 
 impl Proxy {
     /// Every proxy, in the order they are reported.
-    pub const ALL: [Proxy; 9] = [
+    pub const ALL: [Proxy; 11] = [
         Proxy::Synflow,
         Proxy::Naswot,
+        Proxy::Zico,
+        Proxy::Meco,
         Proxy::JacobCov,
         Proxy::Snip,
         Proxy::GradNorm,
@@ -93,6 +115,8 @@ impl Proxy {
             Proxy::Grasp => "grasp",
             Proxy::Params => "params",
             Proxy::Flops => "flops",
+            Proxy::Zico => "zico",
+            Proxy::Meco => "meco",
         }
     }
 
@@ -128,6 +152,8 @@ impl Proxy {
             Proxy::Snip | Proxy::GradNorm | Proxy::Fisher => Pass::LossGradient,
             Proxy::Grasp => Pass::Grasp,
             Proxy::Params | Proxy::Flops => Pass::Counts,
+            Proxy::Zico => Pass::Zico,
+            Proxy::Meco => Pass::Meco,
         }
     }
 }
@@ -169,6 +195,8 @@ enum Pass {
     Jacobian,
     LossGradient,
     Grasp,
+    Zico,
+    Meco,
 }
 
 /// The minibatch the proxies see: normalised images and their labels, kept as plain vectors
@@ -371,6 +399,8 @@ impl<A> ProxyComputer<A> {
                     v
                 }
                 Pass::Grasp => vec![(Proxy::Grasp, grasp(graph, &self.batch, self.device)?)],
+                Pass::Zico => vec![(Proxy::Zico, zico(graph, &self.batch, self.device)?)],
+                Pass::Meco => vec![(Proxy::Meco, meco(graph, &self.batch, self.device)?)],
             };
             let secs = start.elapsed().as_secs_f64();
             for (p, v) in scores {
@@ -431,25 +461,163 @@ fn synflow(graph: &Graph, batch: &ProxyBatch, device: Device) -> Result<f64> {
     }))
 }
 
+/// How many ReLU modules of the PyTorch network each node of `graph` stands for: 0 for a node
+/// that is no ReLU; for a ReLU, the number of nodes reading it, not counting the shifted
+/// branch (`Crop`) of a factorized reduce, which reads the ReLU its first convolution reads
+/// (one module). The graph computes the ReLU of a value once for every edge reading that
+/// value (`GraphBuilder::relu`); PyTorch code applies each edge's own ReLU module, so NASWOT
+/// and MeCo count a ReLU once per module.
+pub fn relu_modules(graph: &Graph) -> Vec<usize> {
+    let nodes = graph.nodes();
+    let mut count = vec![0usize; nodes.len()];
+    for node in nodes {
+        if matches!(node.op, NodeOp::Crop { .. }) {
+            continue;
+        }
+        for v in &node.inputs {
+            if nodes[v.index()].op == NodeOp::Relu {
+                count[v.index()] += 1;
+            }
+        }
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        if node.op == NodeOp::Relu {
+            count[i] = count[i].max(1);
+        }
+    }
+    count
+}
+
+/// NASWOT's kernel on binary codes `c` (`[n, units]`, 0 or 1): `c cᵀ + (1 - c)(1 - c)ᵀ`,
+/// the number of units where two images agree (`units` minus their Hamming distance).
+pub fn naswot_kernel(c: &Tensor) -> Tensor {
+    let c = c.to_kind(Kind::Float);
+    let units = c.size()[1] as f64;
+    // c cᵀ + (1 - c)(1 - c)ᵀ = 2 c cᵀ - r 1ᵀ - 1 rᵀ + units, r the row sums.
+    let cc = c.mm(&c.tr()).to_kind(Kind::Double);
+    let r = c.sum_dim_intlist(1, false, Kind::Double);
+    cc * 2.0 - r.unsqueeze(1) - r.unsqueeze(0) + units
+}
+
 /// NASWOT: see the module docs.
-fn naswot(graph: &Graph, batch: &ProxyBatch, device: Device) -> Result<f64> {
+pub fn naswot(graph: &Graph, batch: &ProxyBatch, device: Device) -> Result<f64> {
     let (x, _) = batch.tensors(device);
     let n = batch.len() as i64;
+    let modules = relu_modules(graph);
     tch::no_grad(|| {
         let mut k = Tensor::zeros([n, n], (Kind::Double, device));
-        let _ = graph.forward_observed(&x, true, &mut |_, node, t| {
+        let _ = graph.forward_observed_all(&x, true, &mut |i, node, t| {
             if node.op == NodeOp::Relu {
-                let c = t.view([n, -1]).gt(0.0).to_kind(Kind::Float);
-                let units = c.size()[1] as f64;
-                // c cᵀ + (1 - c)(1 - c)ᵀ = 2 c cᵀ - r 1ᵀ - 1 rᵀ + units, r the row sums.
-                let cc = c.mm(&c.tr()).to_kind(Kind::Double);
-                let r = c.sum_dim_intlist(1, false, Kind::Double);
-                let kk = cc * 2.0 - r.unsqueeze(1) - r.unsqueeze(0) + units;
-                k += kk;
+                let c = t.view([n, -1]).gt(0.0);
+                k += naswot_kernel(&c) * modules[i] as f64;
             }
         });
         let (_, logabsdet) = Tensor::linalg_slogdet(&k);
         Ok(scalar(&logabsdet))
+    })
+}
+
+/// The minibatch parts ZiCo compares the gradients of (its code's default: 2).
+pub const ZICO_SPLITS: usize = 2;
+
+/// ZiCo from per-part gradients: `parts[p][l]` is the flattened gradient of layer `l` on part
+/// `p` (`None` where the layer got none). See the module docs.
+pub fn zico_from_gradients(parts: &[Vec<Option<Tensor>>]) -> f64 {
+    let layers = parts.first().map_or(0, |p| p.len());
+    let mut score = 0.0;
+    for l in 0..layers {
+        let gs: Vec<Tensor> = parts
+            .iter()
+            .filter_map(|p| p[l].as_ref().map(|g| g.to_kind(Kind::Double).view([-1])))
+            .collect();
+        if gs.len() < 2 || gs.len() != parts.len() {
+            continue;
+        }
+        let g = Tensor::stack(&gs, 0);
+        let std = g.std_correction(&[0i64][..], 0, false);
+        let mean_abs = g.abs().mean_dim(&[0i64][..], false, Kind::Double);
+        let nonzero = std.ne(0.0);
+        let ratio = mean_abs.masked_select(&nonzero) / std.masked_select(&nonzero);
+        let sum = scalar(&ratio.sum(Kind::Double));
+        if sum != 0.0 && sum.is_finite() {
+            score += sum.ln();
+        }
+    }
+    score
+}
+
+/// ZiCo: see the module docs.
+pub fn zico(graph: &Graph, batch: &ProxyBatch, device: Device) -> Result<f64> {
+    let (x, y) = batch.tensors(device);
+    let n = batch.len() as i64;
+    let splits = ZICO_SPLITS as i64;
+    if n < splits {
+        return Err(Error::config(
+            "batch",
+            format!("zico needs at least {splits} images"),
+        ));
+    }
+    let ws = layer_weights(graph);
+    let mut parts = Vec::with_capacity(ZICO_SPLITS);
+    for p in 0..splits {
+        let (st, en) = (p * n / splits, (p + 1) * n / splits);
+        let logits = graph.forward(&x.narrow(0, st, en - st), true).0;
+        let loss = logits.cross_entropy_for_logits(&y.narrow(0, st, en - st));
+        let gs = grads(&loss, &ws, false, "zico")?;
+        parts.push(
+            gs.into_iter()
+                .map(|g| g.defined().then_some(g))
+                .collect::<Vec<_>>(),
+        );
+    }
+    Ok(tch::no_grad(|| zico_from_gradients(&parts)))
+}
+
+/// The smallest eigenvalue of the Pearson correlation matrix of the rows of `f` (`[C, P]`:
+/// channels over positions), NaN entries (constant channels) set to 0, as MeCo computes it.
+pub fn min_correlation_eigenvalue(f: &Tensor) -> Result<f64> {
+    let f = f.to_kind(Kind::Double);
+    if f.size()[0] < 2 {
+        return Ok(0.0);
+    }
+    let corr = f.corrcoef().nan_to_num(0.0, 0.0, 0.0);
+    let v = corr
+        .f_linalg_eigvalsh("L")
+        .map_err(|e| tch_err("meco eigenvalues", e))?;
+    Ok(scalar(&v.min()))
+}
+
+/// MeCo: see the module docs.
+pub fn meco(graph: &Graph, batch: &ProxyBatch, device: Device) -> Result<f64> {
+    let (x, _) = batch.tensors(device);
+    let x = x.narrow(0, 0, 1);
+    let modules = relu_modules(graph);
+    tch::no_grad(|| {
+        let mut score = 0.0;
+        let mut err = None;
+        let _ = graph.forward_observed_all(&x, true, &mut |i, node, t| {
+            let times = match node.op {
+                NodeOp::Relu => modules[i],
+                NodeOp::Conv2d { .. }
+                | NodeOp::BatchNorm { .. }
+                | NodeOp::MaxPool { .. }
+                | NodeOp::AvgPool { .. } => 1,
+                _ => 0,
+            };
+            if times == 0 || t.dim() != 4 || err.is_some() {
+                return;
+            }
+            let c = t.size()[1];
+            match min_correlation_eigenvalue(&t.view([c, -1])) {
+                Ok(v) if v.is_finite() => score += v * times as f64,
+                Ok(_) => {}
+                Err(e) => err = Some(e),
+            }
+        });
+        match err {
+            Some(e) => Err(e),
+            None => Ok(score),
+        }
     })
 }
 

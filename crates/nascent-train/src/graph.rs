@@ -396,6 +396,43 @@ impl Graph {
             .expect("output computed")
     }
 
+    /// Runs every node of the graph in order, including those whose result cannot reach the
+    /// output (which [`Graph::forward`] skips, but PyTorch code computes: NAS-Bench-201
+    /// convolutions feeding only `none` edges, the auxiliary head in training), handing each
+    /// to `observe` as [`Graph::forward_observed`] does; returns the main output. For
+    /// measurements that must see every layer a PyTorch forward pass runs (NASWOT's ReLU
+    /// codes, MeCo's feature maps in `nascent-oneshot`).
+    pub fn forward_observed_all(
+        &self,
+        xs: &Tensor,
+        train: bool,
+        observe: &mut dyn FnMut(usize, &Node, &Tensor),
+    ) -> Tensor {
+        let n = self.nodes.len();
+        let mut last = vec![0usize; n];
+        for (i, node) in self.nodes.iter().enumerate() {
+            for v in &node.inputs {
+                last[v.0] = i;
+            }
+        }
+        let mut vals: Vec<Option<Tensor>> = (0..n).map(|_| None).collect();
+        for i in 0..n {
+            let t = if i == 0 {
+                xs.shallow_clone()
+            } else {
+                self.eval_node(&self.nodes[i], &vals, train)
+            };
+            observe(i, &self.nodes[i], &t);
+            vals[i] = Some(t);
+            for &v in &self.nodes[i].inputs {
+                if last[v.0] == i && v != self.output {
+                    vals[v.0] = None;
+                }
+            }
+        }
+        vals[self.output.0].take().expect("output computed")
+    }
+
     /// Runs the schedule of `train` or evaluation mode, handing every computed node to
     /// `observe`; values no later node reads are released as soon as possible, so what is left
     /// is the output (and the auxiliary output in training).

@@ -13,7 +13,8 @@
 //! stderr; stdout gets, per proxy, Spearman's rank correlation with the table's 200-epoch test
 //! accuracy (with `--table`) and the mean seconds per architecture (a table, or one JSON object
 //! with `--json`). `--out` writes one CSV row per architecture (benchmark index, arch string,
-//! every proxy, the table's accuracy), the file `nascent bench nb201 --proxy-scores` reads.
+//! every proxy, the table's accuracy), written as the rows are computed, the file
+//! `nascent bench nb201 --proxy-scores` reads.
 
 use anyhow::{Context, Result, anyhow};
 use clap::ValueEnum;
@@ -52,8 +53,8 @@ pub struct Args {
     /// Images in the minibatch the proxies see.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
-    /// Proxies, comma separated: synflow, naswot, jacob_cov, snip, grad_norm, fisher, grasp,
-    /// params, flops, or all.
+    /// Proxies, comma separated: synflow, naswot, zico, meco, jacob_cov, snip, grad_norm,
+    /// fisher, grasp, params, flops, or all.
     #[arg(long, default_value = "all")]
     pub proxies: String,
     /// The NAS-Bench-201 table (nb201.csv): rank correlation with its accuracy.
@@ -152,6 +153,14 @@ pub fn run(a: Args) -> Result<()> {
             .progress_chars("=> "),
     );
     let start = Instant::now();
+    // Rows go to --out as they are computed (a long run stopped early keeps what it did).
+    let mut csv = match &a.out {
+        Some(path) => Some(
+            CsvOut::create(path, &proxies)
+                .with_context(|| format!("writing the scores to {}", path.display()))?,
+        ),
+        None => None,
+    };
     let mut rows = Vec::with_capacity(indices.len());
     for &index in &indices {
         let arch = space
@@ -160,7 +169,7 @@ pub fn run(a: Args) -> Result<()> {
         let s = computer
             .compute(&arch)
             .with_context(|| format!("proxies of {arch} (index {index})"))?;
-        rows.push(Row {
+        let row = Row {
             index,
             arch,
             scores: proxies.iter().map(|p| s.scores[p]).collect(),
@@ -168,14 +177,25 @@ pub fn run(a: Args) -> Result<()> {
             accuracy: table
                 .as_ref()
                 .map(|t| t.rows()[index].test(a.table_dataset)),
-        });
+        };
+        if let (Some(csv), Some(path)) = (csv.as_mut(), &a.out) {
+            csv.row(&row)
+                .with_context(|| format!("writing the scores to {}", path.display()))?;
+        }
+        rows.push(row);
         bar.inc(1);
+        if bar.is_hidden() && rows.len() % 50 == 0 {
+            log::info!(
+                "{}/{} architectures ({:.1} s)",
+                rows.len(),
+                a.archs,
+                start.elapsed().as_secs_f64()
+            );
+        }
     }
     bar.finish_and_clear();
     let total = start.elapsed().as_secs_f64();
     if let Some(path) = &a.out {
-        write_csv(path, &proxies, &rows)
-            .with_context(|| format!("writing the scores to {}", path.display()))?;
         log::info!("scores written to {}", path.display());
     }
     let n = rows.len() as f64;
@@ -252,22 +272,32 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-fn write_csv(path: &PathBuf, proxies: &[Proxy], rows: &[Row]) -> std::io::Result<()> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    write!(f, "index,arch")?;
-    for p in proxies {
-        write!(f, ",{}", p.name())?;
+/// The `--out` file, one row per architecture, each flushed when written.
+struct CsvOut {
+    f: std::io::BufWriter<std::fs::File>,
+}
+
+impl CsvOut {
+    fn create(path: &PathBuf, proxies: &[Proxy]) -> std::io::Result<Self> {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+        write!(f, "index,arch")?;
+        for p in proxies {
+            write!(f, ",{}", p.name())?;
+        }
+        writeln!(f, ",test_accuracy")?;
+        f.flush()?;
+        Ok(CsvOut { f })
     }
-    writeln!(f, ",test_accuracy")?;
-    for r in rows {
-        write!(f, "{},{}", r.index, r.arch)?;
+
+    fn row(&mut self, r: &Row) -> std::io::Result<()> {
+        write!(self.f, "{},{}", r.index, r.arch)?;
         for s in &r.scores {
-            write!(f, ",{s}")?;
+            write!(self.f, ",{s}")?;
         }
         match r.accuracy {
-            Some(acc) => writeln!(f, ",{acc}")?,
-            None => writeln!(f, ",")?,
+            Some(acc) => writeln!(self.f, ",{acc}")?,
+            None => writeln!(self.f, ",")?,
         }
+        self.f.flush()
     }
-    f.flush()
 }

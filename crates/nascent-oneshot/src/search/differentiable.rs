@@ -2,7 +2,7 @@
 //! validation batches, the weights by SGD on training batches, alternating every step.
 
 use super::arch::{Adam, gumbel, init_logits};
-use super::{Ctx, EpochReport, Meter, Method, SearchObserver, collapse_of};
+use super::{Ctx, EpochReport, Meter, Method, SearchObserver, collapse_of, flat_values};
 use crate::supernet::{Selection, Supernet, probabilities};
 use nascent_core::{Result, SearchSpace};
 use std::time::Instant;
@@ -100,11 +100,19 @@ fn gumbel_gates(logits: &Tensor, tau: f64, rng: &mut nascent_core::Rng) -> (Vec<
     }
 }
 
+/// DARTS' weight perturbation for the finite-difference Hessian-vector product of the
+/// second-order gradient: `eps = DARTS_FD_SCALE / |dL_val/dw'|` (DARTS: 0.01).
+pub const DARTS_FD_SCALE: f64 = 0.01;
+
+/// The step of the finite-difference Hessian-vector products of the Hessian eigenvalue
+/// diagnostic (in alpha, along a unit vector).
+pub const HESSIAN_FD_STEP: f64 = 0.01;
+
 /// DARTS' second-order alpha gradient: the validation gradient at the weights after one
 /// virtual SGD step `w' = w - lr * (dL_train/dw + wd * w)`, minus `lr` times the
 /// finite-difference Hessian-vector product `(dL_train/dalpha(w+) - dL_train/dalpha(w-)) /
-/// (2 eps)` with `w± = w ± eps * dL_val/dw'` and `eps = 0.01 / |dL_val/dw'|`. Returns the
-/// gradients (alpha only) and the validation logits and loss.
+/// (2 eps)` with `w± = w ± eps * dL_val/dw'` and `eps = scale / |dL_val/dw'|` (DARTS:
+/// [`DARTS_FD_SCALE`]). Returns the gradients (alpha only) and the validation logits and loss.
 fn unrolled_grads<N: Supernet>(
     net: &N,
     arch: &ArchParams,
@@ -112,6 +120,7 @@ fn unrolled_grads<N: Supernet>(
     (xv, yv): (&Tensor, &Tensor),
     lr: f64,
     wd: f64,
+    scale: f64,
 ) -> (Vec<Tensor>, Tensor, Tensor) {
     let ws: Vec<Tensor> = net.var_store().trainable_variables();
     let w0: Vec<Tensor> = tch::no_grad(|| ws.iter().map(|w| w.copy()).collect());
@@ -141,7 +150,7 @@ fn unrolled_grads<N: Supernet>(
             .sum::<f64>()
             .sqrt()
     });
-    let eps = 0.01 / norm.max(1e-12);
+    let eps = scale / norm.max(1e-12);
     let train_arch_grad = |sign: f64| -> Vec<Tensor> {
         tch::no_grad(|| {
             for ((w, w0), d) in ws.iter().zip(&w0).zip(d_w) {
@@ -179,23 +188,103 @@ fn unrolled_grads<N: Supernet>(
     (out, logits.detach(), vloss.detach())
 }
 
+/// DARTS' second-order gradient of the validation loss with respect to `alpha` (`[edges,
+/// ops]`, the softmax relaxation over every edge of `net`): what an architecture step of
+/// [`Method::Darts2`] descends, on the training batch `train` and the validation batch `val`,
+/// for a weight step of learning rate `lr` and weight decay `wd`, the Hessian-vector product
+/// by central differences with a weight perturbation of norm `scale` (the search uses
+/// [`DARTS_FD_SCALE`]). The weights of `net` are left as they were.
+pub fn darts2_alpha_gradient<N: Supernet>(
+    net: &N,
+    alpha: &Tensor,
+    train: (&Tensor, &Tensor),
+    val: (&Tensor, &Tensor),
+    lr: f64,
+    wd: f64,
+    scale: f64,
+) -> Tensor {
+    let arch = ArchParams {
+        alpha: alpha.detach().set_requires_grad(true),
+        beta: None,
+        node_edges: net.node_edges(),
+    };
+    unrolled_grads(net, &arch, train, val, lr, wd, scale)
+        .0
+        .remove(0)
+}
+
+/// The dominant eigenvalue (largest in magnitude) of the Hessian of the validation loss on
+/// the batch `(x, y)` with respect to `alpha` (`[edges, ops]`, softmax relaxation), as the
+/// collapse diagnostic of the differentiable methods measures it after each epoch, but with
+/// finite-difference step `r` (the search uses [`HESSIAN_FD_STEP`]): [`fd_power_iteration`]
+/// on the gradient of the validation loss; `rng` draws the starting vector.
+pub fn hessian_eigenvalue<N: Supernet>(
+    net: &N,
+    alpha: &Tensor,
+    x: &Tensor,
+    y: &Tensor,
+    iters: usize,
+    r: f64,
+    rng: &mut nascent_core::Rng,
+) -> f64 {
+    let arch = ArchParams {
+        alpha: alpha.detach().set_requires_grad(true),
+        beta: None,
+        node_edges: net.node_edges(),
+    };
+    hessian_eigenvalue_of(net, &arch, x, y, iters, r, rng)
+}
+
+/// The dominant eigenvalue of the Hessian of a function at `a0`, given its gradient
+/// `grad_at`, by `iters` power iterations with central finite-difference Hessian-vector
+/// products `(g(a0 + r v) - g(a0 - r v)) / 2r` (`|v| = 1`, the start drawn from `rng`); the
+/// Rayleigh quotient of the last iterate.
+pub fn fd_power_iteration(
+    grad_at: &dyn Fn(&Tensor) -> Tensor,
+    a0: &Tensor,
+    iters: usize,
+    r: f64,
+    rng: &mut nascent_core::Rng,
+) -> f64 {
+    let size = a0.size();
+    let n: i64 = size.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+    let mut v = Tensor::from_slice(&v)
+        .view(size.as_slice())
+        .to_kind(a0.kind())
+        .to_device(a0.device());
+    v = &v / v.norm().double_value(&[]);
+    let mut lambda = f64::NAN;
+    for _ in 0..iters {
+        let hv = (grad_at(&(a0 + &v * r)) - grad_at(&(a0 - &v * r))) / (2.0 * r);
+        lambda = (&hv * &v).sum(Kind::Double).double_value(&[]);
+        let norm = hv.norm().double_value(&[]);
+        if norm.is_nan() || norm <= 1e-12 {
+            break;
+        }
+        v = hv / norm;
+    }
+    lambda
+}
+
 /// The dominant eigenvalue of the Hessian of the validation loss on one batch with respect
 /// to alpha, by `iters` power iterations with central finite-difference Hessian-vector
 /// products `(g(a + r v) - g(a - r v)) / 2r`, `r = 0.01`; the Rayleigh quotient of the last
 /// iterate.
-fn hessian_eigenvalue<N: Supernet>(
+fn hessian_eigenvalue_of<N: Supernet>(
     net: &N,
     arch: &ArchParams,
     x: &Tensor,
     y: &Tensor,
     iters: usize,
+    r: f64,
     rng: &mut nascent_core::Rng,
 ) -> f64 {
     let a0 = arch.alpha.detach();
     let ew = arch.beta.as_ref().map(|b| arch.edge_weights(&b.detach()));
     let grad_at = |a: &Tensor| -> Tensor {
         let a = a.detach().set_requires_grad(true);
-        let w = a.softmax(-1, Kind::Float);
+        let w = a.softmax(-1, a.kind());
         let logits = net.forward(
             x,
             &Selection::Mixed {
@@ -207,26 +296,7 @@ fn hessian_eigenvalue<N: Supernet>(
         let loss = logits.cross_entropy_for_logits(y);
         Tensor::run_backward(&[&loss], &[&a], false, false).remove(0)
     };
-    let size = a0.size();
-    let v: Vec<f32> = (0..size[0] * size[1])
-        .map(|_| rng.normal() as f32)
-        .collect();
-    let mut v = Tensor::from_slice(&v)
-        .view([size[0], size[1]])
-        .to_device(a0.device());
-    v = &v / v.norm().double_value(&[]);
-    let r = 0.01;
-    let mut lambda = f64::NAN;
-    for _ in 0..iters {
-        let hv = (grad_at(&(&a0 + &v * r)) - grad_at(&(&a0 - &v * r))) / (2.0 * r);
-        lambda = (&hv * &v).sum(Kind::Double).double_value(&[]);
-        let norm = hv.norm().double_value(&[]);
-        if norm.is_nan() || norm <= 1e-12 {
-            break;
-        }
-        v = hv / norm;
-    }
-    lambda
+    fd_power_iteration(&grad_at, &a0, iters, r, rng)
 }
 
 /// Runs a differentiable method; returns the architecture and the epoch reports.
@@ -253,6 +323,7 @@ pub(super) fn run<N: Supernet>(
     };
     let mut adam = Adam::new(cfg.arch_lr, cfg.arch_betas, cfg.arch_weight_decay);
     let steps = ctx.steps_per_epoch;
+    observer.arch_params(0, &flat_values(&arch.params()));
     observer.phase("supernet", cfg.epochs as u64 * steps as u64);
     let mut reports = Vec::new();
     for epoch in 0..cfg.epochs {
@@ -276,6 +347,7 @@ pub(super) fn run<N: Supernet>(
                                 (&xv, &yv),
                                 lr,
                                 cfg.weight_decay,
+                                DARTS_FD_SCALE,
                             )
                         } else {
                             let logits = arch.mixed_forward(&*ctx.net, &xv, true);
@@ -331,12 +403,13 @@ pub(super) fn run<N: Supernet>(
         let mut collapse = collapse_of(&*ctx.net, &path);
         if cfg.hessian_iters > 0 {
             let (xv, yv) = ctx.val_batch();
-            collapse.hessian_eigenvalue = Some(hessian_eigenvalue(
+            collapse.hessian_eigenvalue = Some(hessian_eigenvalue_of(
                 &*ctx.net,
                 &arch,
                 &xv,
                 &yv,
                 cfg.hessian_iters,
+                HESSIAN_FD_STEP,
                 &mut ctx.rng,
             ));
         }
@@ -344,8 +417,9 @@ pub(super) fn run<N: Supernet>(
             epoch: epoch + 1,
             train_loss: tm.loss(),
             train_accuracy: tm.accuracy(),
-            val_loss: Some(vm.loss()),
-            val_accuracy: Some(vm.accuracy()),
+            // No architecture step (PC-DARTS warm-up): no validation pass to report.
+            val_loss: (!vm.is_empty()).then(|| vm.loss()),
+            val_accuracy: (!vm.is_empty()).then(|| vm.accuracy()),
             probs,
             arch: Some(ctx.net.space().format(&derived)),
             collapse,
@@ -354,13 +428,16 @@ pub(super) fn run<N: Supernet>(
             seconds,
         };
         observer.epoch(&report, edges, ops);
+        observer.arch_params(epoch + 1, &flat_values(&arch.params()));
+        let val = match (report.val_loss, report.val_accuracy) {
+            (Some(l), Some(a)) => format!("{l:.3}/{a:.1}%"),
+            _ => "- (warm-up)".to_string(),
+        };
         log::info!(
-            "{method} epoch {}: train {:.3}/{:.1}% val {:.3}/{:.1}% {} ({:.1} s)",
+            "{method} epoch {}: train {:.3}/{:.1}% val {val} {} ({:.1} s)",
             epoch + 1,
             report.train_loss,
             report.train_accuracy,
-            vm.loss(),
-            vm.accuracy(),
             report.arch.as_deref().unwrap_or("-"),
             seconds
         );

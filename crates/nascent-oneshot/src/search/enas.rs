@@ -4,7 +4,9 @@
 //! validation accuracy on the shared weights. The two alternate every epoch.
 
 use super::arch::Adam;
-use super::{Ctx, EnasConfig, EpochReport, Meter, SampledResult, SearchObserver, collapse_of};
+use super::{
+    Ctx, EnasConfig, EpochReport, Meter, SampledResult, SearchObserver, collapse_of, flat_values,
+};
 use crate::supernet::{Selection, Supernet};
 use nascent_core::{Decision, Error, Result, Rng, SearchSpace};
 use std::time::Instant;
@@ -159,6 +161,7 @@ pub(super) fn run<N: Supernet>(
     let controller = Controller::new(space.decisions(), ec, ctx.device);
     let params = controller.var_store().trainable_variables();
     let mut adam = Adam::new(ec.lr, (0.0, 0.999), 0.0);
+    observer.arch_params(0, &flat_values(&params));
     let refused = || {
         Error::Other("the ENAS controller keeps sampling architectures the space refuses".into())
     };
@@ -250,6 +253,7 @@ pub(super) fn run<N: Supernet>(
             seconds: t0.elapsed().as_secs_f64(),
         };
         observer.epoch(&report, edges, ops);
+        observer.arch_params(epoch + 1, &flat_values(&params));
         log::info!(
             "enas epoch {}: train {:.3}/{:.1}% samples {:.1}% baseline {:.3} greedy {} ({:.1} s)",
             epoch + 1,

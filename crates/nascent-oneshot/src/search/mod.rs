@@ -26,6 +26,9 @@ mod enas;
 mod spos;
 
 pub use arch::Adam;
+pub use differentiable::{
+    DARTS_FD_SCALE, HESSIAN_FD_STEP, darts2_alpha_gradient, fd_power_iteration, hessian_eigenvalue,
+};
 pub use enas::Controller;
 pub use spos::SupernetEvaluator;
 
@@ -656,6 +659,26 @@ pub trait SearchObserver {
     fn step(&mut self) {}
     /// An epoch ended.
     fn epoch(&mut self, _report: &EpochReport, _edges: &[String], _ops: &[String]) {}
+    /// The architecture parameters, flattened, before training (`epoch` 0) and after each
+    /// epoch (1-based): alpha (then beta for PC-DARTS) of the differentiable methods, the
+    /// controller's weights for ENAS; SPOS has none and never calls it.
+    fn arch_params(&mut self, _epoch: u32, _values: &[f64]) {}
+}
+
+/// The values of `tensors`, flattened one after the other (for [`SearchObserver::arch_params`]).
+pub(crate) fn flat_values(tensors: &[Tensor]) -> Vec<f64> {
+    tch::no_grad(|| {
+        let mut out = Vec::new();
+        for t in tensors {
+            let t = t
+                .detach()
+                .to_device(Device::Cpu)
+                .to_kind(Kind::Double)
+                .view([-1]);
+            out.extend(Vec::<f64>::try_from(&t).unwrap_or_default());
+        }
+        out
+    })
 }
 
 /// An observer that ignores everything.
@@ -720,6 +743,11 @@ impl Meter {
         } else {
             f64::NAN
         }
+    }
+
+    /// Whether no step was measured.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.batches == 0.0
     }
 
     pub(crate) fn accuracy(&self) -> f64 {
