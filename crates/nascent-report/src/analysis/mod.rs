@@ -16,7 +16,7 @@
 //!   others averaged over the space, with an interval, next to the plain mean of the trials;
 //! - [`Analysis::motifs`]: options and pairs/triples of options enriched in the top decile
 //!   ([`motifs`]);
-//! - [`stability`]: top-k overlap and rank correlations across studies.
+//! - [`stability()`]: top-k overlap and rank correlations across studies.
 //!
 //! Everything is serde-serialisable with a [`SCHEMA_VERSION`] (what `nascent analyze --json`
 //! prints); [`render`] draws the charts and [`fragment`] the HTML the report and the dashboard
