@@ -218,7 +218,7 @@ fn run(args: &Args) -> Result<(), String> {
         },
         "per_seed": per_seed,
         "mean_seeds_0_4": summary(&main),
-        "mean_extra_seeds": json!({"seeds": format!("100..{}", 100 + args.extra_seeds), "result": summary(&extra)}),
+        "mean_extra_seeds": json!({"seeds": format!("100-{}", 99 + args.extra_seeds), "result": summary(&extra)}),
         "random_search_reference": summary(&random),
         "truth_val12": truth_json(&t),
         "truth_test200": truth_json(&t200),
