@@ -34,6 +34,9 @@ pub struct ForestConfig {
     pub max_features: f64,
     /// Deepest a tree grows.
     pub max_depth: usize,
+    /// Most samples drawn for one member's resample (all of them, with replacement, up to this
+    /// many): bounds the cost on large studies.
+    pub max_samples: usize,
     /// Seed of the bootstrap resamples and the feature draws.
     pub seed: u64,
     /// Ridge penalty of the additive model fitted before each tree (on indicators of the
@@ -50,6 +53,7 @@ impl Default for ForestConfig {
             min_samples_split: 3,
             max_features: 1.0,
             max_depth: 48,
+            max_samples: 1000,
             seed: 0,
             additive_ridge: Some(10.0),
         }
@@ -283,6 +287,10 @@ impl Forest {
     pub fn fit(dimensions: &[Dimension], x: &[Vec<f64>], y: &[f64], cfg: &ForestConfig) -> Self {
         let n = x.len();
         let u: Vec<Vec<f64>> = x.iter().map(|row| to_unit(dimensions, row)).collect();
+        let cols: Vec<Vec<f64>> = (0..dimensions.len())
+            .map(|d| u.iter().map(|r| r[d]).collect())
+            .collect();
+        let draws = n.min(cfg.max_samples.max(1));
         let mut rng = Rng::new(cfg.seed);
         let mut members = Vec::with_capacity(cfg.trees);
         let mut oob_sum = vec![0.0; n];
@@ -292,7 +300,7 @@ impl Forest {
             let mut idx: Vec<usize> = if n == 0 {
                 Vec::new()
             } else {
-                (0..n).map(|_| trng.below(n)).collect()
+                (0..draws).map(|_| trng.below(n)).collect()
             };
             let mut in_bag = vec![false; n];
             for &i in &idx {
@@ -311,7 +319,7 @@ impl Forest {
             };
             let mut grower = Grower {
                 dims: dimensions,
-                u: &u,
+                cols: &cols,
                 y: &target,
                 cfg,
                 rng: trng,
@@ -362,7 +370,8 @@ pub(crate) fn to_unit(dims: &[Dimension], x: &[f64]) -> Vec<f64> {
 
 struct Grower<'a> {
     dims: &'a [Dimension],
-    u: &'a [Vec<f64>],
+    /// The points column by column (dimension-major), on the unit scale.
+    cols: &'a [Vec<f64>],
     y: &'a [f64],
     cfg: &'a ForestConfig,
     rng: Rng,
@@ -403,7 +412,7 @@ impl Grower<'_> {
         // Partition idx: left samples first.
         let mut k = 0;
         for j in 0..n {
-            if goes_left(best.rule, self.u[idx[j]][best.dim]) {
+            if goes_left(best.rule, self.cols[best.dim][idx[j]]) {
                 idx.swap(j, k);
                 k += 1;
             }
@@ -459,7 +468,7 @@ impl Grower<'_> {
         let mut sums = vec![0.0; options];
         let mut counts = vec![0usize; options];
         for &i in idx {
-            let o = self.u[i][dim] as usize;
+            let o = self.cols[dim][i] as usize;
             if o < options {
                 sums[o] += self.y[i];
                 counts[o] += 1;
@@ -506,7 +515,10 @@ impl Grower<'_> {
 
     /// The best threshold on a numeric dimension (unit scale): (sL²/nL + sR²/nR, rule).
     fn numeric_split(&self, idx: &[usize], dim: usize, min_leaf: usize) -> Option<(f64, Rule)> {
-        let mut pts: Vec<(f64, f64)> = idx.iter().map(|&i| (self.u[i][dim], self.y[i])).collect();
+        let mut pts: Vec<(f64, f64)> = idx
+            .iter()
+            .map(|&i| (self.cols[dim][i], self.y[i]))
+            .collect();
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
         let n = pts.len();
         let total: f64 = pts.iter().map(|p| p.1).sum();

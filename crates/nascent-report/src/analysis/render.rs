@@ -384,7 +384,9 @@ fn categorical_panel(
                 let _ = write!(
                     out,
                     "<text class=\"best-label\" x=\"{}\" y=\"{}\" font-size=\"10.5\" font-weight=\"700\" fill=\"{BEST}\">best</text>",
-                    f((xs.map(c.high.max(c.mean)) + 4.0).max(xs.map(c.mean) + 9.0).min(x + PANEL_W - 28.0)),
+                    f((xs.map(c.high.max(c.mean)) + 4.0)
+                        .max(xs.map(c.mean) + 9.0)
+                        .min(x + PANEL_W - 28.0)),
                     f(cy + 4.0)
                 );
             }
