@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod cell;
 pub mod plot;
 pub mod report;

@@ -125,6 +125,13 @@ pub(super) fn render(r: &Report, base: Option<&Path>) -> String {
     if sections.ops {
         ops(&mut out, r, &ranked);
     }
+    if let Some(a) = &r.analysis {
+        let fragment = crate::analysis::fragment(a);
+        let _ = write!(
+            out,
+            "<section id=\"analysis\"><h2>What matters</h2>{fragment}</section>"
+        );
+    }
     trials_table(&mut out, r, &ranked);
     out.push_str("</main><footer>Made by nascent");
     if let Some(t) = r.generated {
@@ -143,6 +150,7 @@ struct Sections {
     curves: bool,
     cells: bool,
     ops: bool,
+    analysis: bool,
 }
 
 impl Sections {
@@ -157,6 +165,7 @@ impl Sections {
                     .take(r.diagram_count.max(1))
                     .any(|t| !r.diagrams_of(&t.arch).is_empty()),
             ops: can_draw && !ranked.is_empty(),
+            analysis: r.analysis.is_some(),
         }
     }
 }
@@ -200,6 +209,9 @@ fn nav(out: &mut String, s: &Sections) {
     }
     if s.ops {
         out.push_str("<a href=\"#ops\">Operations</a>");
+    }
+    if s.analysis {
+        out.push_str("<a href=\"#analysis\">What matters</a>");
     }
     out.push_str("<a href=\"#trials\">Trials</a></nav>");
 }

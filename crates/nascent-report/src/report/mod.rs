@@ -15,6 +15,8 @@
 //! - cell diagrams of the best architectures,
 //! - which operations the best architectures favour (their share among the top k against all
 //!   trials),
+//! - what matters: the importance of each decision, the marginal effect of each option and the
+//!   motifs of the top decile ([`crate::analysis`]), when [`Report::analysis`] is set,
 //! - the trials table (click a column header to sort).
 //!
 //! ```
@@ -169,6 +171,9 @@ pub struct Report {
     pub diagram_count: usize,
     /// The k of "the top k" in the operations chart (default 10).
     pub top_k: usize,
+    /// What matters in the study (importance, marginal effects, motifs); `None` leaves the
+    /// section out. [`Report::from_records`] fills it for built-in spaces.
+    pub analysis: Option<crate::analysis::Analysis>,
 }
 
 impl std::fmt::Debug for Report {
@@ -218,6 +223,13 @@ impl Report {
         r.started = Some(study.created);
         r.view = view_for_space(&study.space);
         r.settings.push(("seed".into(), study.seed.to_string()));
+        r.analysis = match crate::analysis::analyze_study(study, trials, 0, &Default::default()) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                log::info!("no analysis of what matters in the report: {e}");
+                None
+            }
+        };
         r
     }
 
