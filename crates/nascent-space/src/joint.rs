@@ -357,17 +357,32 @@ impl JointSpace {
 
     /// Value of real dimension `k` at unit position `u`, canonical and inside the range.
     fn real_at(&self, k: usize, u: f64) -> f64 {
+        self.canonical_in(k, self.dims[k].from_unit(u))
+    }
+
+    /// `v` rounded to its canonical form inside the range of real dimension `k` (rounding may
+    /// step just outside a range whose ends are not canonical themselves).
+    fn canonical_in(&self, k: usize, v: f64) -> f64 {
         let Dimension::Real { low, high, .. } = self.dims[k] else {
             unreachable!("dimension {k} is real")
         };
-        let v = Self::canonical(k, self.dims[k].from_unit(u));
-        // Rounding may step just outside the range.
-        if v < low {
-            low
-        } else if v > high {
-            high
+        let c = Self::canonical(k, v.clamp(low, high));
+        if c < low {
+            let up = Self::canonical(k, low);
+            if up >= low {
+                up
+            } else {
+                Self::canonical(k, low * 1.001 + 5e-4 * (k == SMOOTHING) as u8 as f64)
+            }
+        } else if c > high {
+            let down = Self::canonical(k, high);
+            if down <= high {
+                down
+            } else {
+                Self::canonical(k, high * 0.999 - 5e-4 * (k == SMOOTHING) as u8 as f64)
+            }
         } else {
-            v
+            c
         }
     }
 
@@ -423,13 +438,13 @@ impl JointSpace {
             channels: self.config.channels[opt(CHANNELS)],
             cells: self.config.cells[opt(CELLS)],
             recipe: Recipe {
-                lr: Self::canonical(LR, p[LR]),
-                weight_decay: Self::canonical(WD, p[WD]),
+                lr: self.canonical_in(LR, p[LR]),
+                weight_decay: self.canonical_in(WD, p[WD]),
                 batch_size: self.config.batch_sizes[opt(BATCH)],
                 crop_flip: flag(CROP_FLIP),
                 cutout: self.config.cutout[opt(CUTOUT)],
                 trivial_augment: flag(TRIVIAL),
-                label_smoothing: Self::canonical(SMOOTHING, p[SMOOTHING]),
+                label_smoothing: self.canonical_in(SMOOTHING, p[SMOOTHING]),
             },
         }
     }
@@ -877,6 +892,34 @@ mod tests {
             })
             .contains("space.weight_decay_max")
         );
+    }
+
+    #[test]
+    fn ranges_with_uncanonical_ends_stay_inside() {
+        let s = JointSpace::new(JointConfig {
+            lr_min: 0.012_345_6,
+            lr_max: 0.098_765_4,
+            label_smoothing_max: 0.123_45,
+            ..JointConfig::default()
+        })
+        .unwrap();
+        let mut rng = Rng::new(5);
+        for _ in 0..300 {
+            let a = s.sample(&mut rng);
+            assert!(
+                a.recipe.lr >= 0.012_345_6 && a.recipe.lr <= 0.098_765_4,
+                "{a:?}"
+            );
+            assert!(a.recipe.label_smoothing <= 0.123_45);
+            s.validate(&a).unwrap();
+            assert_eq!(s.parse(&s.format(&a)).unwrap(), a);
+        }
+        for u in [0.0, 1.0] {
+            let mut p = s.to_point(&s.sample(&mut rng));
+            p[LR] = s.dims[LR].from_unit(u);
+            p[SMOOTHING] = s.dims[SMOOTHING].from_unit(u);
+            s.validate(&s.from_point(&p).unwrap()).unwrap();
+        }
     }
 
     #[test]
