@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod cell;
+pub mod compare;
 pub mod plot;
 pub mod report;
 
@@ -15,5 +16,5 @@ pub use cell::{CellGraph, ChainDiagram, Edge, EdgeStyle, Node, NodeKind};
 pub use plot::escape;
 pub use report::{
     ArchDiagram, ArchView, ChainView, DartsView, DecisionView, ExportedFile, FinalResult,
-    Nb201View, Report, TrialRow,
+    JointView, Nb201View, Report, TrialRow,
 };

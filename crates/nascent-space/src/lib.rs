@@ -10,6 +10,7 @@
 pub mod chain;
 pub mod darts;
 pub mod joint;
+pub mod joint_cost;
 mod mt19937;
 pub mod nb201;
 
