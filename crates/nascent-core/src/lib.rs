@@ -29,7 +29,7 @@ pub use evaluator::{
 pub use objective::{Constraint, Direction, Metrics, Objective};
 pub use optimize::{next_fresh, run_queries};
 pub use rng::{Rng, derive_seed};
-pub use space::{Decision, Encoding, SearchSpace};
+pub use space::{Decision, Dimension, Encoding, SearchSpace};
 pub use storage::{
     Artefact, ArtefactKind, CreateOutcome, NewTrial, RequeueIf, StepValue, Storage, StorageError,
     StorageResult, StudyCounts, StudyId, StudyRecord, StudySpec, TrialRecord, TrialResult,

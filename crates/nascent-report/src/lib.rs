@@ -9,6 +9,7 @@
 
 pub mod analysis;
 pub mod cell;
+pub mod compare;
 pub mod plot;
 pub mod report;
 
@@ -16,5 +17,5 @@ pub use cell::{CellGraph, ChainDiagram, Edge, EdgeStyle, Node, NodeKind};
 pub use plot::escape;
 pub use report::{
     ArchDiagram, ArchView, ChainView, DartsView, DecisionView, ExportedFile, FinalResult,
-    Nb201View, Report, TrialRow,
+    JointView, Nb201View, Report, TrialRow,
 };

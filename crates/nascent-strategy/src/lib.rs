@@ -3,7 +3,8 @@
 //! Multi-trial search strategies, each behind [`nascent_core::Strategy`] and generic over any
 //! [`nascent_core::SearchSpace`]: random search, regularized evolution, local search, REINFORCE,
 //! Bayesian optimisation with a Gaussian process, BANANAS (an ensemble of neural predictors)
-//! and NSGA-II. Pure Rust: the predictors are written here, with no deep-learning dependency.
+//! NSGA-II, and TPE (a tree-structured Parzen estimator over mixed categorical and real
+//! dimensions). Pure Rust: the predictors are written here, with no deep-learning dependency.
 //!
 //! Every strategy has a config struct with defaults and a `check()` that validates it (errors
 //! name the field), and an `init()` that builds it. [`StrategyKind`] parses the names the CLI
@@ -38,6 +39,7 @@ pub mod mlp;
 pub mod nsga2;
 pub mod random;
 pub mod reinforce;
+pub mod tpe;
 mod util;
 pub mod warm;
 
@@ -50,6 +52,7 @@ pub use mlp::{Mlp, MlpEnsemble, MlpSpec};
 pub use nsga2::{Nsga2, Nsga2Config};
 pub use random::{RandomConfig, RandomSearch};
 pub use reinforce::{Reinforce, ReinforceConfig};
+pub use tpe::{Tpe, TpeConfig};
 pub use warm::{ScoreFile, Warm};
 
 use nascent_core::{Error, Result, SearchSpace, Strategy};
@@ -75,11 +78,13 @@ pub enum StrategyKind {
     Bananas,
     /// NSGA-II (several objectives).
     Nsga2,
+    /// Tree-structured Parzen estimator over mixed categorical and real dimensions.
+    Tpe,
 }
 
 impl StrategyKind {
     /// Every strategy, in the order they are listed.
-    pub const ALL: [StrategyKind; 7] = [
+    pub const ALL: [StrategyKind; 8] = [
         StrategyKind::Random,
         StrategyKind::Evolution,
         StrategyKind::Local,
@@ -87,6 +92,7 @@ impl StrategyKind {
         StrategyKind::Gp,
         StrategyKind::Bananas,
         StrategyKind::Nsga2,
+        StrategyKind::Tpe,
     ];
 
     /// The canonical name.
@@ -99,6 +105,7 @@ impl StrategyKind {
             StrategyKind::Gp => "gp",
             StrategyKind::Bananas => "bananas",
             StrategyKind::Nsga2 => "nsga2",
+            StrategyKind::Tpe => "tpe",
         }
     }
 
@@ -112,6 +119,7 @@ impl StrategyKind {
             StrategyKind::Gp => &["bo", "gp_bo", "bayesopt"],
             StrategyKind::Bananas => &["ensemble"],
             StrategyKind::Nsga2 => &["nsga", "nsga_ii"],
+            StrategyKind::Tpe => &["parzen"],
         }
     }
 
@@ -174,6 +182,8 @@ pub enum StrategyConfig {
     Bananas(BananasConfig),
     /// NSGA-II.
     Nsga2(Nsga2Config),
+    /// TPE.
+    Tpe(TpeConfig),
 }
 
 impl StrategyConfig {
@@ -187,6 +197,7 @@ impl StrategyConfig {
             StrategyKind::Gp => StrategyConfig::Gp(GpConfig::default()),
             StrategyKind::Bananas => StrategyConfig::Bananas(BananasConfig::default()),
             StrategyKind::Nsga2 => StrategyConfig::Nsga2(Nsga2Config::default()),
+            StrategyKind::Tpe => StrategyConfig::Tpe(TpeConfig::default()),
         }
     }
 
@@ -200,6 +211,7 @@ impl StrategyConfig {
             StrategyConfig::Gp(_) => StrategyKind::Gp,
             StrategyConfig::Bananas(_) => StrategyKind::Bananas,
             StrategyConfig::Nsga2(_) => StrategyKind::Nsga2,
+            StrategyConfig::Tpe(_) => StrategyKind::Tpe,
         }
     }
 
@@ -213,6 +225,7 @@ impl StrategyConfig {
             StrategyConfig::Gp(c) => c.check(),
             StrategyConfig::Bananas(c) => c.check(),
             StrategyConfig::Nsga2(c) => c.check(),
+            StrategyConfig::Tpe(c) => c.check(),
         }
     }
 
@@ -226,6 +239,7 @@ impl StrategyConfig {
             StrategyConfig::Gp(c) => Box::new(c.init()?),
             StrategyConfig::Bananas(c) => Box::new(c.init()?),
             StrategyConfig::Nsga2(c) => Box::new(c.init()?),
+            StrategyConfig::Tpe(c) => Box::new(c.init()?),
         })
     }
 
@@ -287,7 +301,7 @@ mod tests {
         let e = "annealing".parse::<StrategyKind>().unwrap_err().to_string();
         assert!(e.contains("unknown strategy `annealing`"), "{e}");
         assert!(
-            e.contains("random, evolution, local, reinforce, gp, bananas, nsga2"),
+            e.contains("random, evolution, local, reinforce, gp, bananas, nsga2, tpe"),
             "{e}"
         );
         assert_eq!(

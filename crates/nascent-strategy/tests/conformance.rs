@@ -7,7 +7,7 @@ use nascent_core::{
     Budget, Decision, Evaluation, Evaluator, History, Metrics, Objective, Outcome, Reporter, Rng,
     SearchSpace, Strategy, run_queries,
 };
-use nascent_space::{Nb201Arch, Nb201Space};
+use nascent_space::{JointArch, JointConfig, JointSpace, Nb201Arch, Nb201Space};
 use nascent_strategy::{StrategyConfig, StrategyKind};
 
 /// A fixed random function of the one-hot encoding: linear terms plus pairwise interactions of
@@ -141,7 +141,7 @@ fn quick(kind: StrategyKind) -> StrategyConfig {
             .and_then(|c| c.with_setting("num_init", "10"))
             .and_then(|c| c.with_setting("batch", "10"))
             .unwrap(),
-        StrategyKind::Gp => c.with_setting("num_init", "10").unwrap(),
+        StrategyKind::Gp | StrategyKind::Tpe => c.with_setting("num_init", "10").unwrap(),
         _ => c,
     }
 }
@@ -323,7 +323,7 @@ fn model_based_strategies_beat_random_search() {
         .map(|a| eval.f.score(&space.to_decisions(a)))
         .fold(f64::NEG_INFINITY, f64::max);
     let random = mean(StrategyKind::Random);
-    for kind in [StrategyKind::Gp, StrategyKind::Bananas] {
+    for kind in [StrategyKind::Gp, StrategyKind::Bananas, StrategyKind::Tpe] {
         let m = mean(kind);
         eprintln!("{kind}: {m:.3}, random {random:.3}, optimum {optimum:.3}");
         // Closes more than a third of the gap random search leaves.
@@ -414,7 +414,7 @@ fn strategies_stop_when_a_small_space_is_exhausted() {
     let eval = SyntheticEvaluator { space: &space, f };
     for kind in StrategyKind::ALL {
         let c = match kind {
-            StrategyKind::Gp | StrategyKind::Bananas => {
+            StrategyKind::Gp | StrategyKind::Bananas | StrategyKind::Tpe => {
                 quick(kind).with_setting("num_init", "2").unwrap()
             }
             StrategyKind::Evolution => quick(kind)
@@ -445,5 +445,135 @@ fn strategies_survive_failed_trials() {
         assert_eq!(h.len(), 50, "{kind}");
         let best = h.best().unwrap();
         assert!(best.is_complete(), "{kind}");
+    }
+}
+
+/// A synthetic objective of the joint space that depends on the real values themselves, not
+/// their grid levels: the cell's synthetic score, a bonus for width and depth, and a smooth
+/// optimum of the recipe (learning rate 0.05, weight decay 2e-4, label smoothing 0.1, cutout on).
+struct JointSynthetic<'a> {
+    space: &'a JointSpace,
+    cell: Synthetic,
+}
+
+impl JointSynthetic<'_> {
+    fn score(&self, a: &JointArch) -> f64 {
+        let d = self.space.to_decisions(a);
+        let r = &a.recipe;
+        self.cell.score(&d[..6]) + 0.3 * (a.channels as f64).ln() + 0.2 * a.cells as f64
+            - 2.0 * (r.lr / 0.05).ln().powi(2)
+            - 0.5 * (r.weight_decay / 2e-4).ln().powi(2)
+            - 40.0 * (r.label_smoothing - 0.1).powi(2)
+            + if r.cutout > 0 { 0.3 } else { 0.0 }
+    }
+}
+
+impl Evaluator<JointArch> for JointSynthetic<'_> {
+    fn metrics(&self) -> Vec<String> {
+        vec!["score".into()]
+    }
+
+    fn evaluate(&self, arch: &JointArch, _: &Budget, _: &mut dyn Reporter) -> Outcome {
+        let mut metrics = Metrics::new();
+        metrics.insert("score".into(), self.score(arch));
+        Outcome::Complete(Evaluation {
+            metrics,
+            cost_seconds: 0.0,
+        })
+    }
+}
+
+fn joint() -> JointSpace {
+    JointSpace::new(JointConfig::default()).unwrap()
+}
+
+#[test]
+fn every_strategy_works_on_the_joint_space() {
+    let space = joint();
+    let cell = Synthetic::new(&Nb201Space::new().decisions()[..6]);
+    let eval = JointSynthetic {
+        space: &space,
+        cell,
+    };
+    for kind in StrategyKind::ALL {
+        let c = quick(kind);
+        let mut strategy = c.build::<JointSpace>().unwrap();
+        let mut h = History::new(objectives());
+        run_queries(
+            &space,
+            &mut strategy,
+            &eval,
+            &mut h,
+            50,
+            &Budget::default(),
+            &mut Rng::new(2),
+        );
+        assert_eq!(h.len(), 50, "{kind}");
+        let mut seen = std::collections::HashSet::new();
+        for t in h.trials() {
+            space.validate(&t.arch).unwrap();
+            assert_eq!(space.parse(&space.format(&t.arch)).unwrap(), t.arch);
+            assert!(
+                seen.insert(t.arch),
+                "{kind} repeated {}",
+                space.format(&t.arch)
+            );
+        }
+        // Same seed, same search.
+        let mut again = c.build::<JointSpace>().unwrap();
+        let mut h2 = History::new(objectives());
+        run_queries(
+            &space,
+            &mut again,
+            &eval,
+            &mut h2,
+            50,
+            &Budget::default(),
+            &mut Rng::new(2),
+        );
+        assert_eq!(
+            archs(&h),
+            archs(&h2),
+            "{kind} is not deterministic on the joint space"
+        );
+    }
+}
+
+#[test]
+fn tpe_and_evolution_beat_random_search_on_the_joint_space() {
+    let space = joint();
+    let cell = Synthetic::new(&Nb201Space::new().decisions()[..6]);
+    let eval = JointSynthetic {
+        space: &space,
+        cell,
+    };
+    let mean = |kind: StrategyKind| {
+        let c = match kind {
+            StrategyKind::Evolution => quick(kind).with_setting("population", "20").unwrap(),
+            _ => quick(kind),
+        };
+        (0..8u64)
+            .map(|s| {
+                let mut st = c.build::<JointSpace>().unwrap();
+                let mut h = History::new(objectives());
+                run_queries(
+                    &space,
+                    &mut st,
+                    &eval,
+                    &mut h,
+                    100,
+                    &Budget::default(),
+                    &mut Rng::new(500 + s),
+                );
+                h.best().unwrap().metrics["score"]
+            })
+            .sum::<f64>()
+            / 8.0
+    };
+    let random = mean(StrategyKind::Random);
+    for kind in [StrategyKind::Tpe, StrategyKind::Evolution] {
+        let m = mean(kind);
+        eprintln!("joint space: {kind} {m:.3}, random {random:.3}");
+        assert!(m > random, "{kind} {m:.3} vs random {random:.3}");
     }
 }

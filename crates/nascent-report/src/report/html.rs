@@ -110,7 +110,7 @@ pub(super) fn render(r: &Report, base: Option<&Path>) -> String {
     out.push_str("<main>");
     summary(&mut out, r, &ranked);
     if let Some(fr) = &r.final_result {
-        final_result(&mut out, fr, base);
+        final_result(&mut out, fr, &r.references, base);
     }
     progress(&mut out, r);
     if sections.pareto {
@@ -349,10 +349,22 @@ fn percent(s: &str) -> String {
     out
 }
 
-fn final_result(out: &mut String, fr: &super::FinalResult, base: Option<&Path>) {
+fn final_result(
+    out: &mut String,
+    fr: &super::FinalResult,
+    references: &[(String, f64)],
+    base: Option<&Path>,
+) {
     out.push_str("<section id=\"final\"><h2>Final model</h2><div class=\"cards\">");
     if let Some(v) = fr.test_accuracy {
         card(out, "test accuracy (%)", &format_value(v));
+    }
+    for (what, v) in references {
+        card(
+            out,
+            &format!("{what}: test accuracy (%)"),
+            &format_value(*v),
+        );
     }
     if let Some(v) = fr.params {
         card(out, "parameters", &format_value(v));

@@ -37,7 +37,7 @@ mod view;
 
 pub use stats::{OpShare, best_so_far, format_duration, format_time, op_shares};
 pub use view::{
-    ArchDiagram, ArchView, ChainView, DartsView, DecisionView, Nb201View, view_for_space,
+    ArchDiagram, ArchView, ChainView, DartsView, DecisionView, JointView, Nb201View, view_for_space,
 };
 
 use nascent_core::storage::{StudyRecord, TrialRecord};
@@ -162,6 +162,9 @@ pub struct Report {
     pub intermediate_label: String,
     /// The final retrained model, if any.
     pub final_result: Option<FinalResult>,
+    /// Reference results to show next to the final model's test accuracy (from `nascent
+    /// compare`): (what, test accuracy %), such as ("reference cell, same budget", 92.3).
+    pub references: Vec<(String, f64)>,
     /// How architectures are drawn and which operations they use; `None` leaves out the cell
     /// diagrams and the operations chart (unless `diagrams` are given).
     pub view: Option<Box<dyn ArchView>>,

@@ -73,7 +73,23 @@ pub fn view_for_space(name: &str) -> Option<Box<dyn ArchView>> {
         "nb201" => Some(Box::new(Nb201View)),
         "darts" => Some(Box::new(DartsView)),
         "chain" => Some(Box::new(ChainView)),
+        "joint" => Some(Box::new(JointView)),
         _ => None,
+    }
+}
+
+/// The joint space: the cell's diagram and operations (the first word of its string, an NB201
+/// arch string; the width, depth and recipe follow as `key=value` fields).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JointView;
+
+impl ArchView for JointView {
+    fn diagrams(&self, arch: &str) -> Vec<ArchDiagram> {
+        Nb201View.diagrams(arch.split_whitespace().next().unwrap_or(""))
+    }
+
+    fn ops(&self, arch: &str) -> Vec<String> {
+        Nb201View.ops(arch.split_whitespace().next().unwrap_or(""))
     }
 }
 
