@@ -14,6 +14,6 @@ pub mod report;
 pub use cell::{CellGraph, ChainDiagram, Edge, EdgeStyle, Node, NodeKind};
 pub use plot::escape;
 pub use report::{
-    ArchDiagram, ArchView, ChainView, DartsView, DecisionView, ExportedFile, FinalResult,
-    Nb201View, Report, TrialRow,
+    ArchDiagram, ArchView, ChainView, DartsView, DecisionView, EpochRow, ExportedFile, FinalResult,
+    Nb201View, Report, TrialRow, settings_rows,
 };
