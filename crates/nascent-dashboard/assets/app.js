@@ -66,12 +66,14 @@
     for (const id in charts) charts[id].setSize({ width: chartWidth(id), height: charts[id].height });
   });
 
-  function stepChart(id, pts, xLabel, yLabel) {
+  const INT_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000];
+
+  function stepChart(id, pts, xLabel, yLabel, integers) {
     const xs = pts.map(p => p[0]);
     const ys = pts.map(p => p[1]);
     drawChart(id, {
       scales: { x: { time: false } },
-      axes: [{ label: xLabel }, { label: yLabel, size: 60 }],
+      axes: [integers ? { label: xLabel, incrs: INT_INCRS } : { label: xLabel }, { label: yLabel, size: 60 }],
       legend: { show: false },
       series: [{}, {
         label: "best so far", stroke: COLORS[0], width: 2,
@@ -97,7 +99,7 @@
     const pad = steps.length === 1 ? 1 : 0;
     drawChart(id, {
       scales: { x: { time: false, range: (u, lo, hi) => [lo - pad, hi + pad] } },
-      axes: [{ label: "epoch" }, { label: yLabel || "value", size: 60 }],
+      axes: [{ label: "epoch", incrs: INT_INCRS }, { label: yLabel || "value", size: 60 }],
       series: series,
     }, data);
   }
@@ -207,7 +209,7 @@
     bestLine(s);
     xMetricSelect(s);
     const y = s.objectives[0] ? s.objectives[0].metric : "";
-    stepChart("chart-best-trials", s.best_so_far.trials, "trial", y);
+    stepChart("chart-best-trials", s.best_so_far.trials, "trial", y, true);
     stepChart("chart-best-time", s.best_so_far.time, "seconds", y);
     scatterChart(s);
   }

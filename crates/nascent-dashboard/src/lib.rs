@@ -118,6 +118,10 @@ pub fn router(storage: Arc<dyn Storage>, options: DashboardOptions) -> Router {
         .route("/api/studies/{name}/curves", get(api_curves))
         .route("/api/studies/{name}/events", get(api_events))
         .route("/static/{file}", get(asset))
+        .route(
+            "/favicon.ico",
+            get(|| asset(Path("favicon.svg".to_string()))),
+        )
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -385,6 +389,7 @@ const UPLOT_CSS: &[u8] = include_bytes!("../assets/vendor/uplot/uPlot.min.css");
 const UPLOT_LICENSE: &[u8] = include_bytes!("../assets/vendor/uplot/LICENSE");
 const APP_JS: &[u8] = include_bytes!("../assets/app.js");
 const APP_CSS: &[u8] = include_bytes!("../assets/app.css");
+const FAVICON: &[u8] = include_bytes!("../assets/favicon.svg");
 
 async fn asset(Path(file): Path<String>) -> AppResult<Response, PageError> {
     let (body, kind) = match file.as_str() {
@@ -393,6 +398,7 @@ async fn asset(Path(file): Path<String>) -> AppResult<Response, PageError> {
         "uPlot.LICENSE.txt" => (UPLOT_LICENSE, "text/plain; charset=utf-8"),
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
+        "favicon.svg" => (FAVICON, "image/svg+xml"),
         _ => {
             return Err(PageError(DashError::NotFound(format!("no asset `{file}`"))));
         }

@@ -36,6 +36,7 @@ pub fn html_response(title: &str, page: &str, data_attrs: &str, body: &str) -> H
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{} · nascent</title>\
+         <link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">\
          <link rel=\"stylesheet\" href=\"/static/uPlot.min.css\">\
          <link rel=\"stylesheet\" href=\"/static/app.css\">\
          <script src=\"/static/uPlot.iife.min.js\" defer></script>\
@@ -151,42 +152,6 @@ fn study_header(record: &StudyRecord) -> String {
     )
 }
 
-/// Flattens JSON into `(dotted.key, value)` rows: settings read as key/value pairs, not as raw
-/// JSON.
-pub fn flatten(v: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, x) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(x, &key, out);
-            }
-        }
-        Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
-            let items: Vec<String> = a.iter().map(scalar).collect();
-            out.push((prefix.to_string(), items.join(", ")));
-        }
-        Value::Array(a) => {
-            for (i, x) in a.iter().enumerate() {
-                flatten(x, &format!("{prefix}[{i}]"), out);
-            }
-        }
-        other => out.push((prefix.to_string(), scalar(other))),
-    }
-}
-
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "–".into(),
-        Value::Object(_) => "{}".into(),
-        other => other.to_string(),
-    }
-}
-
 fn kv_table(rows: &[(String, String)], class: &str) -> String {
     let mut s = format!("<table class=\"kv {class}\"><tbody>");
     for (k, v) in rows {
@@ -204,8 +169,7 @@ fn kv_table(rows: &[(String, String)], class: &str) -> String {
 /// API), and its settings.
 pub fn study(cache: &StudyCache, analysis: Option<&str>) -> Html<String> {
     let record = &cache.record;
-    let mut settings = Vec::new();
-    flatten(&record.config, "", &mut settings);
+    let settings = nascent_report::settings_rows("", &record.config);
     let objective_heads: String = record
         .objectives
         .iter()
@@ -278,7 +242,12 @@ fn metric_rows(t: &TrialRecord, record: &StudyRecord) -> Vec<(String, String)> {
         .zip(&t.values)
         .map(|(o, v)| (format!("{} (objective)", o.metric), fmt_num(*v)))
         .collect();
-    rows.extend(t.metrics.iter().map(|(k, v)| (k.clone(), fmt_num(*v))));
+    rows.extend(
+        t.metrics
+            .iter()
+            .filter(|(k, _)| !record.objectives.iter().any(|o| &o.metric == *k))
+            .map(|(k, v)| (k.clone(), fmt_num(*v))),
+    );
     rows
 }
 
@@ -308,14 +277,13 @@ fn trial_facts(t: &TrialRecord, start: f64) -> Vec<(String, String)> {
     if let Some(r) = &t.reason {
         rows.push(("reason".into(), r.clone()));
     }
-    let mut budget = Vec::new();
-    flatten(
-        &serde_json::to_value(&t.budget).unwrap_or_default(),
-        "budget",
-        &mut budget,
+    let budget = serde_json::to_value(&t.budget).unwrap_or_default();
+    rows.extend(
+        nascent_report::settings_rows("budget", &budget)
+            .into_iter()
+            .filter(|(_, v)| v != "–"),
     );
-    rows.extend(budget.into_iter().filter(|(_, v)| v != "–"));
-    flatten(&t.params, "params", &mut rows);
+    rows.extend(nascent_report::settings_rows("params", &t.params));
     rows.retain(|(k, _)| !k.is_empty());
     rows
 }
