@@ -152,7 +152,7 @@ pub fn summary(cache: &StudyCache, x: Option<&str>) -> Result<Value, DashError> 
         "created": record.created,
         "elapsed_seconds": record.elapsed_seconds,
         "counts": count(trials),
-        "best": best.map(|t| trial_row(t)),
+        "best": best.map(trial_row),
         "best_so_far": {"trials": by_trial, "time": by_time},
         "x_metric": x,
         "metrics": metric_names,

@@ -176,7 +176,7 @@ fn parse_number(s: &str) -> AppResult<u64, DashError> {
         .map_err(|_| DashError::NotFound(format!("`{s}` is not a trial number")))
 }
 
-fn trial_of<'a>(cache: &'a StudyCache, number: u64) -> AppResult<&'a TrialRecord, DashError> {
+fn trial_of(cache: &StudyCache, number: u64) -> AppResult<&TrialRecord, DashError> {
     cache.trials.get(number as usize).ok_or_else(|| {
         DashError::NotFound(format!(
             "study `{}` has no trial {number}",

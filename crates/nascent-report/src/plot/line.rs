@@ -82,7 +82,7 @@ pub struct RunCurve {
 /// A chart of lines over a shared x axis.
 ///
 /// Draws one `path.series` per series with at least one drawable point and one `path.band` per
-/// band with at least one drawable triple. With more than [`MANY_SERIES`] series the lines are
+/// band with at least one drawable triple. With more than `MANY_SERIES` (10) series the lines are
 /// thin and translucent and the legend is replaced by a note.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LineChart {
