@@ -105,7 +105,6 @@
   }
 
   // ---- study page ----
-  let summary = null;
   const selected = new Set();
   const table = { page: 1, sort: "number", desc: true };
 
@@ -204,7 +203,6 @@
   async function refreshSummary() {
     const x = document.getElementById("x-metric").value;
     const s = await getJSON(api + (x ? "?x=" + encodeURIComponent(x) : ""));
-    summary = s;
     countsCards(s.counts, s.elapsed_seconds);
     bestLine(s);
     xMetricSelect(s);
@@ -249,7 +247,7 @@
     tableHead(r.objectives);
     const tbody = document.querySelector("#trials tbody");
     tbody.textContent = "";
-    const start = summary ? summary.created : 0;
+    const start = r.created;
     for (const t of r.rows) {
       const tr = el("tr", { "data-number": t.number, class: "state-" + t.state.toLowerCase() });
       const cb = el("input", { type: "checkbox", "aria-label": "select trial " + t.number });
@@ -287,7 +285,7 @@
 
   async function refreshCurves(list) {
     const r = await getJSON(api + "/curves" + (list ? "?trials=" + list : ""));
-    curvesChart("chart-curves", r.curves, summary && summary.objectives[0] ? "intermediate " + summary.objectives[0].metric : "value");
+    curvesChart("chart-curves", r.curves, r.metric ? "intermediate " + r.metric : "value");
   }
 
   function live(onUpdate) {
@@ -309,9 +307,12 @@
 
   function studyPage() {
     const run = live(async () => {
-      await refreshSummary();
-      await refreshTable();
-      await refreshCurves(Array.from(selected).join(","));
+      // The three requests run at once; the table waits only for its own.
+      await Promise.all([
+        refreshSummary(),
+        refreshTable(),
+        refreshCurves(Array.from(selected).join(",")),
+      ]);
     });
     document.getElementById("x-metric").onchange = () => refreshSummary().catch(e => setStatus(e.message));
     for (const id of ["f-state", "f-per-page"]) {

@@ -222,7 +222,12 @@ fn machine() -> Value {
         .find(|l| l.starts_with("model name"))
         .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         .unwrap_or_default();
-    json!({"cpu": cpu, "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)})
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "load_average_1_5_15_min": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    })
 }
 
 /// Loads the study page in headless Chromium: first contentful paint, and when the table (50

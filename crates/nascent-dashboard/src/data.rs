@@ -222,11 +222,13 @@ fn scatter(trials: &[TrialRecord], objectives: &[Objective], obj: &Objective, x:
         pareto_front(&losses).into_iter().map(|i| pts[i]).collect()
     };
     front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Six significant digits are plenty for a chart and halve what a large study sends.
+    let point = |p: &(f64, f64, u64)| json!([significant(p.0), significant(p.1), p.2]);
     json!({
         "x": x,
         "y": obj.metric,
-        "points": pts.iter().map(|p| json!([p.0, p.1, p.2])).collect::<Vec<_>>(),
-        "front": front.iter().map(|p| json!([p.0, p.1, p.2])).collect::<Vec<_>>(),
+        "points": pts.iter().map(point).collect::<Vec<_>>(),
+        "front": front.iter().map(point).collect::<Vec<_>>(),
     })
 }
 
@@ -394,6 +396,7 @@ pub fn trials_page(cache: &StudyCache, query: &TrialQuery) -> Result<Value, Dash
         "per_page": per_page,
         "pages": pages,
         "objectives": objectives_json(objectives),
+        "created": cache.record.created,
         "rows": rows[start..end].iter().map(|t| trial_row(t)).collect::<Vec<_>>(),
         "version": cache.version.to_string(),
     }))
@@ -425,6 +428,7 @@ pub fn curves(cache: &StudyCache, numbers: Option<&str>) -> Result<Value, DashEr
         None => top(cache, 5),
     };
     Ok(json!({
+        "metric": cache.record.objectives.first().map(|o| o.metric.clone()),
         "curves": chosen.iter().map(|t| json!({
             "number": t.number,
             "state": t.state_label(),
@@ -447,4 +451,14 @@ pub fn top(cache: &StudyCache, k: usize) -> Vec<&TrialRecord> {
         .collect();
     v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.number.cmp(&b.0.number)));
     v.into_iter().take(k).map(|(t, _)| t).collect()
+}
+
+/// `v` rounded to six significant digits.
+fn significant(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let m = 10f64.powi(5 - v.abs().log10().floor() as i32);
+    let r = (v * m).round() / m;
+    if r.is_finite() { r } else { v }
 }
