@@ -16,6 +16,6 @@ pub mod report;
 pub use cell::{CellGraph, ChainDiagram, Edge, EdgeStyle, Node, NodeKind};
 pub use plot::escape;
 pub use report::{
-    ArchDiagram, ArchView, ChainView, DartsView, DecisionView, ExportedFile, FinalResult,
-    JointView, Nb201View, Report, TrialRow,
+    ArchDiagram, ArchView, ChainView, DartsView, DecisionView, EpochRow, ExportedFile, FinalResult,
+    JointView, Nb201View, Report, TrialRow, settings_rows,
 };

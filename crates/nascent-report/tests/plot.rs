@@ -390,3 +390,34 @@ fn negative_bars_extend_left_of_zero() {
     assert!((x(0) + w(0) - x(1)).abs() < 0.02);
     assert!(w(1) > w(0));
 }
+
+/// Issue 12: the benchmark plot's bands are 95 % confidence intervals of the mean, inside the
+/// data's range, and the y axis is fitted to the lines (not to ±std bands above 100 %).
+#[test]
+fn issue12_benchmark_bands_stay_within_the_lines_range() {
+    use nascent_report::plot::RunCurve;
+    let curve = |start: f64, end: f64| RunCurve {
+        name: format!("s{start}"),
+        mean: (0..100)
+            .map(|q| end - (end - start) * (-(q as f64) / 15.0).exp())
+            .collect(),
+        std: vec![6.0; 100],
+        runs: 500,
+    };
+    let curves = [curve(80.0, 94.0), curve(85.0, 94.3)];
+    let chart = LineChart::best_so_far_over_runs("t", "acc", &curves);
+    let (lo, hi) = chart.y_range.unwrap();
+    let means_from_q10 = curves.iter().flat_map(|c| c.mean[9..].iter().copied());
+    let (mlo, mhi) = means_from_q10.fold((f64::MAX, f64::MIN), |a, v| (a.0.min(v), a.1.max(v)));
+    assert!(
+        lo < mlo && lo > mlo - 1.0 && hi > mhi && hi < mhi + 1.0,
+        "{lo}..{hi}"
+    );
+    assert!(hi < 100.0);
+    let band = chart.series[0].band.as_ref().unwrap();
+    let half = 1.96 * 6.0 / 500f64.sqrt();
+    for (b, m) in band.iter().zip(&curves[0].mean) {
+        assert!((b.2 - m - half).abs() < 1e-9 && (m - b.1 - half).abs() < 1e-9);
+    }
+    roxmltree::Document::parse(&chart.to_svg()).unwrap();
+}

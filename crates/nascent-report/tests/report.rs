@@ -293,3 +293,89 @@ fn darts_report_draws_both_cells_and_counts_their_ops() {
     assert_eq!(ops.iter().filter(|o| *o == "sep_conv_3x3").count(), 5);
     assert_eq!(ops.iter().filter(|o| *o == "max_pool_3x3").count(), 5);
 }
+
+/// Issue 12: trials that ran one epoch (one intermediate value each) showed an empty chart on
+/// an x axis from 0.95 to 1.05; each is now a visible point on an axis a unit either side.
+#[test]
+fn issue12_one_epoch_trials_show_as_points() {
+    let mut r = Report::new(
+        "one",
+        "nb201",
+        "random",
+        vec![Objective::maximize("val_accuracy")],
+    );
+    for i in 0..41u64 {
+        let mut t = TrialRow::new(i, format!("arch{i}"), TrialState::Complete);
+        t.metrics.insert("val_accuracy".into(), 50.0 + i as f64);
+        t.intermediate = vec![(1, 50.0 + i as f64)];
+        r.trials.push(t);
+    }
+    let html = r.to_html();
+    let curves = section(&html, "curves").expect("a learning-curves section");
+    let svg = checked_svgs(curves)[0];
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let points = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle") && n.attribute("class") == Some("point"))
+        .count();
+    assert_eq!(points, 41);
+    assert!(!svg.contains(">0.95<") && !svg.contains(">1.05<"), "{svg}");
+    assert!(svg.contains(">0<") && svg.contains(">2.0<"), "x axis 0..2");
+    assert!(curves.contains("one point"));
+}
+
+/// Issue 12: the final retraining's curve (loss, train and validation accuracy per epoch).
+#[test]
+fn issue12_final_retraining_curves() {
+    use nascent_report::EpochRow;
+    let mut r = Report::new(
+        "re",
+        "nb201",
+        "random",
+        vec![Objective::maximize("val_accuracy")],
+    );
+    r.retraining = (1..=5)
+        .map(|e| EpochRow {
+            epoch: e,
+            loss: Some(2.0 / e as f64),
+            train_accuracy: Some(50.0 + 8.0 * e as f64),
+            val_accuracy: Some(45.0 + 7.0 * e as f64),
+        })
+        .collect();
+    let html = r.to_html();
+    let curves = section(&html, "curves").expect("the section exists with no search curves");
+    assert!(curves.contains("Final retraining (5 epochs)"));
+    let svgs = checked_svgs(curves);
+    assert_eq!(svgs.len(), 2);
+    assert!(svgs[0].contains("train accuracy") && svgs[0].contains("validation accuracy"));
+    assert_eq!(svgs[0].matches("class=\"series\"").count(), 2);
+    assert!(svgs[1].contains("training loss"));
+    // Without it, no such charts.
+    r.retraining.clear();
+    assert!(section(&r.to_html(), "curves").is_none());
+}
+
+/// Issue 12: settings given as JSON read as key/value rows.
+#[test]
+fn issue12_settings_are_rows_not_json() {
+    let mut r = Report::new(
+        "s",
+        "nb201",
+        "evolution",
+        vec![Objective::maximize("val_accuracy")],
+    );
+    r.settings.push((
+        "strategy".into(),
+        r#"{"kind":"evolution","population":30,"tags":["a","b"]}"#.into(),
+    ));
+    r.settings.push(("seed".into(), "7".into()));
+    let html = r.to_html();
+    assert!(
+        html.contains("<tr><th>strategy.kind</th><td>evolution</td></tr>"),
+        "{html}"
+    );
+    assert!(html.contains("<tr><th>strategy.population</th><td>30</td></tr>"));
+    assert!(html.contains("<tr><th>strategy.tags</th><td>a, b</td></tr>"));
+    assert!(html.contains("<tr><th>seed</th><td>7</td></tr>"));
+    assert!(!html.contains("{&quot;kind&quot;"));
+}

@@ -12,7 +12,7 @@ use nascent_bench::{
     BenchObjective, BenchSpec, Dataset, LatencyTable, Nb201Bench, Nb201Table, Stat, Summary,
     WarmPool,
 };
-use nascent_report::plot::{LineChart, Series};
+use nascent_report::plot::{LineChart, RunCurve};
 use nascent_space::Nb201Space;
 use nascent_strategy::{ScoreFile, StrategyConfig, StrategyKind};
 use std::io::Write;
@@ -342,42 +342,27 @@ fn render_table(spec: &BenchSpec, summaries: &[Summary]) -> String {
     out
 }
 
-/// Best-so-far test accuracy against queries, mean ± std over runs, one line per strategy.
+/// Best-so-far test accuracy against queries, one line per strategy: the mean over runs with
+/// its 95 % confidence band, the y axis fitted to the lines.
 fn plot(spec: &BenchSpec, summaries: &[Summary]) -> LineChart {
-    let series: Vec<Series> = summaries
+    let curves: Vec<RunCurve> = summaries
         .iter()
-        .map(|s| {
-            let stats: Vec<(f64, f64, f64)> = s
-                .curve
-                .iter()
-                .enumerate()
-                .map(|(q, c)| ((q + 1) as f64, c.mean, c.std))
-                .collect();
-            Series::mean_std(s.strategy.clone(), &stats)
+        .map(|s| RunCurve {
+            name: s.strategy.clone(),
+            mean: s.curve.iter().map(|c| c.mean).collect(),
+            std: s.curve.iter().map(|c| c.std).collect(),
+            runs: s.runs,
         })
         .collect();
-    // Show the interesting part: from a little below the means after a tenth of the queries.
-    let from = (spec.queries / 10).max(1) - 1;
-    let lo = summaries
-        .iter()
-        .filter_map(|s| s.curve.get(from).map(|c| c.mean - c.std))
-        .fold(f64::INFINITY, f64::min);
-    let hi = summaries
-        .iter()
-        .flat_map(|s| s.curve.iter().map(|c| c.mean + c.std))
-        .fold(f64::NEG_INFINITY, f64::max);
-    LineChart {
-        title: format!(
-            "NAS-Bench-201 {}: best-so-far test accuracy ({} runs)",
+    LineChart::best_so_far_over_runs(
+        format!(
+            "NAS-Bench-201 {}: best so far, {} runs, 95 % CI bands",
             spec.dataset.title(),
             spec.runs
         ),
-        x_label: "queries".into(),
-        y_label: "test accuracy (%) of the best-signal architecture".into(),
-        series,
-        y_range: (lo.is_finite() && hi > lo).then_some((lo, hi)),
-        log_x: false,
-    }
+        "test accuracy (%) of the best-signal architecture",
+        &curves,
+    )
 }
 
 #[cfg(test)]

@@ -38,6 +38,23 @@ impl Series {
         self
     }
 
+    /// A series of means with a band of ±1.96 standard errors (`std / sqrt(runs)`): the 95 %
+    /// confidence interval of each mean, from (x, mean, std) triples over `runs` runs. Unlike
+    /// a ±std band it narrows with more runs and stays near the line.
+    pub fn mean_se(name: impl Into<String>, stats: &[(f64, f64, f64)], runs: usize) -> Self {
+        let k = 1.96 / (runs.max(1) as f64).sqrt();
+        Series {
+            name: name.into(),
+            points: stats.iter().map(|&(x, m, _)| (x, m)).collect(),
+            band: Some(
+                stats
+                    .iter()
+                    .map(|&(x, m, s)| (x, m - k * s, m + k * s))
+                    .collect(),
+            ),
+        }
+    }
+
     /// A series of means with a ±std band from (x, mean, std) triples.
     pub fn mean_std(name: impl Into<String>, stats: &[(f64, f64, f64)]) -> Self {
         Series {
@@ -48,10 +65,24 @@ impl Series {
     }
 }
 
+/// One strategy's best-so-far curve summarised over runs, for
+/// [`LineChart::best_so_far_over_runs`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunCurve {
+    /// The strategy's name.
+    pub name: String,
+    /// Mean over runs after each query (query 1 first).
+    pub mean: Vec<f64>,
+    /// Standard deviation over runs after each query.
+    pub std: Vec<f64>,
+    /// How many runs.
+    pub runs: usize,
+}
+
 /// A chart of lines over a shared x axis.
 ///
 /// Draws one `path.series` per series with at least one drawable point and one `path.band` per
-/// band with at least one drawable triple. With more than [`MANY_SERIES`] series the lines are
+/// band with at least one drawable triple. With more than `MANY_SERIES` (10) series the lines are
 /// thin and translucent and the legend is replaced by a note.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LineChart {
@@ -70,6 +101,49 @@ pub struct LineChart {
 }
 
 impl LineChart {
+    /// Best-so-far against queries over many runs, one line per strategy: the mean with its
+    /// 95 % confidence band (±1.96 standard errors). The y axis is fitted to the lines (their
+    /// means from a tenth of the queries on, padded by 5 %), so that the bands, which only
+    /// narrow the view, never set it.
+    pub fn best_so_far_over_runs(
+        title: impl Into<String>,
+        y_label: impl Into<String>,
+        curves: &[RunCurve],
+    ) -> LineChart {
+        let series: Vec<Series> = curves
+            .iter()
+            .map(|c| {
+                let stats: Vec<(f64, f64, f64)> = c
+                    .mean
+                    .iter()
+                    .zip(&c.std)
+                    .enumerate()
+                    .map(|(q, (&m, &s))| ((q + 1) as f64, m, s))
+                    .collect();
+                Series::mean_se(c.name.clone(), &stats, c.runs)
+            })
+            .collect();
+        let queries = curves.iter().map(|c| c.mean.len()).max().unwrap_or(0);
+        let from = (queries / 10).max(1) - 1;
+        let shown = curves
+            .iter()
+            .flat_map(|c| c.mean.iter().skip(from))
+            .copied()
+            .filter(|v| v.is_finite());
+        let (lo, hi) = shown.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        let pad = ((hi - lo) * 0.05).max(1e-9);
+        LineChart {
+            title: title.into(),
+            x_label: "queries".into(),
+            y_label: y_label.into(),
+            series,
+            y_range: (lo.is_finite() && hi >= lo).then_some((lo - pad, hi + pad)),
+            log_x: false,
+        }
+    }
+
     /// The chart as a standalone SVG element.
     pub fn to_svg(&self) -> String {
         let many = self.series.len() > MANY_SERIES;
@@ -95,7 +169,14 @@ impl LineChart {
                 .map(|p| p.0)
                 .chain(s.band.iter().flatten().map(|b| b.0))
         });
-        let x_ext = extent(xs, self.log_x);
+        let xs: Vec<f64> = xs.collect();
+        let x_ext = match extent(xs.iter().copied(), self.log_x) {
+            // Every point at one x (trials that ran one epoch): a unit either side, not ±5 %.
+            Some(_) if !self.log_x && xs.iter().all(|&x| !x.is_finite() || x == xs[0]) => {
+                Some((xs[0] - 1.0, xs[0] + 1.0))
+            }
+            e => e,
+        };
         let ys = self.series.iter().flat_map(|s| {
             s.points
                 .iter()
@@ -160,6 +241,20 @@ impl LineChart {
                     out,
                     "<path class=\"series\" d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{width}\" stroke-opacity=\"{opacity}\" stroke-linejoin=\"round\" stroke-linecap=\"round\"><title>{}</title></path>",
                     colour(i),
+                    escape(&s.name)
+                );
+            }
+        }
+        // Points that no line joins (a curve of one value) are drawn as dots.
+        for (i, s) in self.series.iter().enumerate() {
+            for (x, y) in isolated(&s.points, &xs, &ys) {
+                let _ = write!(
+                    out,
+                    "<circle class=\"point\" cx=\"{}\" cy=\"{}\" r=\"3.5\" fill=\"{}\" fill-opacity=\"{}\"><title>{}</title></circle>",
+                    f(x),
+                    f(y),
+                    colour(i),
+                    if many { 0.7 } else { 1.0 },
                     escape(&s.name)
                 );
             }
@@ -232,4 +327,17 @@ fn band_path(band: &[(f64, f64, f64)], xs: &Scale, ys: &Scale) -> Option<String>
     }
     d.push('Z');
     Some(d)
+}
+
+/// The pixel positions of the drawable points with no drawable neighbour.
+fn isolated(points: &[(f64, f64)], xs: &Scale, ys: &Scale) -> Vec<(f64, f64)> {
+    let ok = |p: &(f64, f64)| xs.accepts(p.0) && ys.accepts(p.1);
+    (0..points.len())
+        .filter(|&i| {
+            ok(&points[i])
+                && (i == 0 || !ok(&points[i - 1]))
+                && (i + 1 == points.len() || !ok(&points[i + 1]))
+        })
+        .map(|i| (xs.map(points[i].0), ys.map(points[i].1)))
+        .collect()
 }

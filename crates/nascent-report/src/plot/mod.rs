@@ -29,7 +29,7 @@ mod line;
 mod scatter;
 
 pub use bar::{BarChart, BarGroup, Orientation};
-pub use line::{LineChart, Series};
+pub use line::{LineChart, RunCurve, Series};
 pub use scatter::{ParetoFront, PointGroup, ScatterChart, ScatterPoint};
 
 use std::fmt::Write;

@@ -158,7 +158,7 @@ impl Sections {
         let can_draw = r.view.is_some() || !r.diagrams.is_empty();
         Sections {
             pareto: r.objectives.len() >= 2,
-            curves: r.trials.iter().any(|t| !t.intermediate.is_empty()),
+            curves: r.trials.iter().any(|t| !t.intermediate.is_empty()) || !r.retraining.is_empty(),
             cells: can_draw
                 && ranked
                     .iter()
@@ -297,8 +297,16 @@ fn summary(out: &mut String, r: &Report, ranked: &[&TrialRow]) {
     if let Some(t) = t0(r) {
         kv("started", escape(&format_time(t)));
     }
+    // A value written as a JSON object reads as one row per setting, not as raw JSON.
     for (k, v) in &r.settings {
-        kv(k, escape(v));
+        match serde_json::from_str::<serde_json::Value>(v) {
+            Ok(j @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => {
+                for (kk, vv) in super::settings_rows(k, &j) {
+                    kv(&kk, escape(&vv));
+                }
+            }
+            _ => kv(k, escape(v)),
+        }
     }
     if let Some(best) = ranked.first() {
         let metrics: Vec<String> = best
@@ -665,11 +673,21 @@ fn pareto(out: &mut String, r: &Report) {
 
 fn curves(out: &mut String, r: &Report) {
     out.push_str("<section id=\"curves\"><h2>Learning curves</h2>");
+    search_curves(out, r);
+    retraining_curves(out, r);
+    out.push_str("</section>");
+}
+
+/// The trials' intermediate values; trials that reported once (one epoch) show as points.
+fn search_curves(out: &mut String, r: &Report) {
     let with: Vec<&TrialRow> = r
         .trials
         .iter()
         .filter(|t| !t.intermediate.is_empty())
         .collect();
+    if with.is_empty() {
+        return;
+    }
     let shown = &with[..with.len().min(MAX_CURVES)];
     let series: Vec<Series> = shown
         .iter()
@@ -688,6 +706,7 @@ fn curves(out: &mut String, r: &Report) {
     } else {
         r.intermediate_label.clone()
     };
+    let single = shown.iter().all(|t| t.intermediate.len() == 1);
     let chart = LineChart {
         title: format!("{label} during training"),
         x_label: "step (epoch)".into(),
@@ -696,7 +715,7 @@ fn curves(out: &mut String, r: &Report) {
         y_range: None,
         log_x: false,
     };
-    let caption = if with.len() > shown.len() {
+    let mut caption = if with.len() > shown.len() {
         format!(
             "One line per trial; the first {} of {} trials with intermediate values are drawn.",
             shown.len(),
@@ -708,8 +727,67 @@ fn curves(out: &mut String, r: &Report) {
             with.len()
         )
     };
+    if single {
+        caption = format!(
+            "Each trial reported one value (one epoch), so each is one point ({} trials); \
+             hover a point for its trial.",
+            shown.len()
+        );
+    }
     figure(out, &chart.to_svg(), &caption);
-    out.push_str("</section>");
+}
+
+/// The final retraining, epoch by epoch: accuracies in one chart, the loss in another.
+fn retraining_curves(out: &mut String, r: &Report) {
+    if r.retraining.is_empty() {
+        return;
+    }
+    let pick = |f: fn(&super::EpochRow) -> Option<f64>| -> Vec<(f64, f64)> {
+        r.retraining
+            .iter()
+            .filter_map(|e| f(e).map(|v| (e.epoch as f64, v)))
+            .collect()
+    };
+    let accuracy: Vec<Series> = [
+        ("train accuracy", pick(|e| e.train_accuracy)),
+        ("validation accuracy", pick(|e| e.val_accuracy)),
+    ]
+    .into_iter()
+    .filter(|(_, p)| !p.is_empty())
+    .map(|(n, p)| Series::new(n, p))
+    .collect();
+    let loss = pick(|e| e.loss);
+    let _ = write!(
+        out,
+        "<h3>Final retraining ({} epochs)</h3>",
+        r.retraining.len()
+    );
+    if !accuracy.is_empty() {
+        let chart = LineChart {
+            title: "Final retraining: accuracy per epoch".into(),
+            x_label: "epoch".into(),
+            y_label: "accuracy (%)".into(),
+            series: accuracy,
+            y_range: None,
+            log_x: false,
+        };
+        figure(
+            out,
+            &chart.to_svg(),
+            "Training accuracy (on the augmented batches, as trained) and validation accuracy after each epoch.",
+        );
+    }
+    if !loss.is_empty() {
+        let chart = LineChart {
+            title: "Final retraining: training loss per epoch".into(),
+            x_label: "epoch".into(),
+            y_label: "mean training loss".into(),
+            series: vec![Series::new("training loss", loss)],
+            y_range: None,
+            log_x: false,
+        };
+        figure(out, &chart.to_svg(), "Mean training loss of each epoch.");
+    }
 }
 
 fn cells(out: &mut String, r: &Report, ranked: &[&TrialRow]) {

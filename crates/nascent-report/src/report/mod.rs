@@ -138,6 +138,59 @@ pub struct FinalResult {
     pub exports: Vec<ExportedFile>,
 }
 
+/// One epoch of the final retraining, for its learning curve.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EpochRow {
+    /// 1-based epoch.
+    pub epoch: u32,
+    /// Mean training loss.
+    pub loss: Option<f64>,
+    /// Training accuracy (%).
+    pub train_accuracy: Option<f64>,
+    /// Validation accuracy (%), where there was a validation set.
+    pub val_accuracy: Option<f64>,
+}
+
+/// Settings as readable `(key, value)` rows: JSON objects become one row per leaf, keys
+/// joined with dots (`strategy.population`), lists of plain values one row.
+pub fn settings_rows(prefix: &str, v: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    flatten(v, prefix, &mut out);
+    out
+}
+
+fn flatten(v: &serde_json::Value, prefix: &str, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    let scalar = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "–".to_string(),
+        other => other.to_string(),
+    };
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, x) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(x, &key, out);
+            }
+        }
+        Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+            let items: Vec<String> = a.iter().map(scalar).collect();
+            out.push((prefix.to_string(), items.join(", ")));
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                flatten(x, &format!("{prefix}[{i}]"), out);
+            }
+        }
+        Value::Object(_) => out.push((prefix.to_string(), "–".to_string())),
+        other => out.push((prefix.to_string(), scalar(other))),
+    }
+}
+
 /// Everything a study report shows. Build it with [`Report::new`] (or
 /// [`Report::from_records`]) and fill the public fields.
 #[derive(Default)]
@@ -165,6 +218,9 @@ pub struct Report {
     /// Reference results to show next to the final model's test accuracy (from `nascent
     /// compare`): (what, test accuracy %), such as ("reference cell, same budget", 92.3).
     pub references: Vec<(String, f64)>,
+    /// The final retraining's per-epoch history (loss, train and validation accuracy), drawn
+    /// beside the search's learning curves; empty leaves its charts out.
+    pub retraining: Vec<EpochRow>,
     /// How architectures are drawn and which operations they use; `None` leaves out the cell
     /// diagrams and the operations chart (unless `diagrams` are given).
     pub view: Option<Box<dyn ArchView>>,
