@@ -208,7 +208,7 @@ fn run(args: &Args) -> Result<(), String> {
         "objective": "cifar10valid_val_12ep (CIFAR-10 validation accuracy after 12 epochs), the search's signal",
         "truth": "exact functional-ANOVA main effects over all 15,625 cells (uniform), of the objective",
         "search": format!("regularized evolution, default settings (population 30, tournament 10), {} trials", args.trials),
-        "estimator": "nascent-report analysis defaults: 128 members, each an additive ridge model (lambda 10) plus a tree on its residuals, fitted to a bootstrap resample; exact fANOVA over the uniform space per member; means over members",
+        "estimator": "nascent-report analysis defaults: 128 members, each an additive ridge model (lambda 10) plus a tree on its residuals, fitted to a bootstrap resample; exact fANOVA over the uniform space per member; importance: main-effect shares of the members' mean prediction; marginal effects: means over members",
         "baseline": "the same with plain random-forest trees (additive_ridge: null)",
         "acceptance": {
             "seeds": main.iter().map(|r| r.seed).collect::<Vec<_>>(),

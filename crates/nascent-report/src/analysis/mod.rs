@@ -11,15 +11,16 @@
 //! of every importance and marginal effect.
 //!
 //! - [`Analysis::importance`]: the share of the objective's variance each decision explains
-//!   alone (its main effect), mean and interval over trees;
+//!   alone (its main effect) for the ensemble's mean prediction, with the interval of that
+//!   share over single members;
 //! - [`Analysis::marginals`]: the objective expected with each option of each decision, the
 //!   others averaged over the space, with an interval, next to the plain mean of the trials;
 //! - [`Analysis::motifs`]: options and pairs/triples of options enriched in the top decile
 //!   ([`motifs`]);
 //! - [`stability()`]: top-k overlap and rank correlations across studies.
 //!
-//! Cost (`bench/results/analysis_speed.txt`, 2-core CPU): 0.12 s for 200 trials, 0.6 s for
-//! 2,000, 1.9 s for 20,000 (each member sees a resample of at most
+//! Cost (`bench/results/analysis_speed.txt`, a busy 2-core CPU): 0.25 s for 200 trials, 1.3 s
+//! for 2,000, 3 s for 20,000 (each member sees a resample of at most
 //! [`ForestConfig::max_samples`] trials); compute it once per change of the study, not per page.
 //!
 //! Everything is serde-serialisable with a [`SCHEMA_VERSION`] (what `nascent analyze --json`
@@ -56,7 +57,7 @@ pub use fanova::{Decomposition, decompose_member, decompose_tree, exact_main_eff
 pub use forest::{Additive, Forest, ForestConfig, Member};
 pub use motifs::{Motif, MotifConfig, MotifItem, Motifs};
 pub use render::{fragment, importance_svg, marginal_svg, stability_fragment};
-pub use stability::{Stability, StabilityPair, StudyTrials, stability};
+pub use stability::{Comparison, Stability, StabilityPair, StudyTrials, stability};
 
 use nascent_core::stats::spearman;
 use nascent_core::storage::{StudyRecord, TrialRecord};
@@ -152,7 +153,7 @@ impl Estimate {
 pub struct Importance {
     /// The decision.
     pub dimension: String,
-    /// Share of the variance (0 to 1), mean over trees.
+    /// Share of the variance (0 to 1) of the ensemble's mean prediction.
     pub mean: f64,
     /// Standard deviation over trees.
     pub std: f64,
@@ -315,6 +316,7 @@ pub fn analyze(obs: &Observations, cfg: &AnalysisConfig) -> Result<Analysis> {
     let level = cfg.interval;
     let p = obs.dimensions.len();
     let fractions: Vec<Vec<f64>> = decomps.iter().map(|d| d.fractions()).collect();
+    let ensemble = ensemble_fractions(&forest, &all_trees, cfg.forest.seed);
     let mut importance: Vec<Importance> = obs
         .dimensions
         .iter()
@@ -324,7 +326,7 @@ pub fn analyze(obs: &Observations, cfg: &AnalysisConfig) -> Result<Analysis> {
             let est = Estimate::of(&per_tree, level);
             Importance {
                 dimension: d.name.clone(),
-                mean: if decomps.is_empty() { 0.0 } else { est.mean },
+                mean: if decomps.is_empty() { 0.0 } else { ensemble[e] },
                 std: if decomps.is_empty() { 0.0 } else { est.std },
                 low: if decomps.is_empty() { 0.0 } else { est.low },
                 high: if decomps.is_empty() { 0.0 } else { est.high },
@@ -365,6 +367,8 @@ pub fn analyze(obs: &Observations, cfg: &AnalysisConfig) -> Result<Analysis> {
         (None, None)
     };
     let main_share: Vec<f64> = fractions.iter().map(|f| f.iter().sum()).collect();
+    let mut main_effects_share = Estimate::of(&main_share, level);
+    main_effects_share.mean = ensemble.iter().sum::<f64>().min(1.0);
     let space_mean: Vec<f64> = all_trees.iter().map(|d| d.mean).collect();
     Ok(Analysis {
         schema_version: SCHEMA_VERSION,
@@ -375,7 +379,10 @@ pub fn analyze(obs: &Observations, cfg: &AnalysisConfig) -> Result<Analysis> {
         trials_used: obs.rows.len(),
         dimensions: obs.dimensions.clone(),
         surrogate: SurrogateFit {
-            model: "random forest (bootstrap, variance reduction, subset splits)".into(),
+            model: match cfg.forest.additive_ridge {
+                Some(_) => "ensemble of additive ridge models plus regression trees on their residuals, one per bootstrap resample".into(),
+                None => "random forest (bootstrap, variance reduction, subset splits)".into(),
+            },
             config: cfg.forest.clone(),
             oob_r2,
             oob_spearman,
@@ -383,12 +390,63 @@ pub fn analyze(obs: &Observations, cfg: &AnalysisConfig) -> Result<Analysis> {
         },
         space_mean: Estimate::of(&space_mean, level),
         interval: level,
-        main_effects_share: Estimate::of(&main_share, level),
+        main_effects_share,
         importance,
         marginals,
         motifs: motifs::motifs(obs, &cfg.motifs),
         notes,
     })
+}
+
+/// Points of the Monte Carlo estimate of the ensemble's variance.
+const VARIANCE_POINTS: usize = 1024;
+
+/// The share of the variance of the ensemble's mean prediction that each dimension's main
+/// effect explains. The main effects of the mean prediction are the means of the members'
+/// (exact); its total variance is estimated from [`VARIANCE_POINTS`] uniform random points.
+/// Shares of the mean are steadier than means of the members' shares: each member's noise
+/// inflates its own variance, and averaging removes much of it.
+fn ensemble_fractions(forest: &Forest, members: &[Decomposition], seed: u64) -> Vec<f64> {
+    let dims = &forest.dimensions;
+    let t = members.len().max(1) as f64;
+    let mean = members.iter().map(|d| d.mean).sum::<f64>() / t;
+    let main: Vec<f64> = (0..dims.len())
+        .map(|e| {
+            let atoms = members.first().map_or(0, |d| d.marginals[e].len());
+            (0..atoms)
+                .map(|a| {
+                    let m = members.iter().map(|d| d.marginals[e][a]).sum::<f64>() / t;
+                    (m - mean).powi(2)
+                })
+                .sum::<f64>()
+                / atoms.max(1) as f64
+        })
+        .collect();
+    let mut rng = nascent_core::Rng::new(nascent_core::derive_seed(seed, 0xA11A));
+    let preds: Vec<f64> = (0..VARIANCE_POINTS)
+        .map(|_| {
+            let u: Vec<f64> = dims
+                .iter()
+                .map(|d| match d.options() {
+                    Some(o) => rng.below(o.len()) as f64,
+                    None => rng.uniform(),
+                })
+                .collect();
+            forest
+                .members
+                .iter()
+                .map(|m| m.predict_unit(dims, &u))
+                .sum::<f64>()
+                / forest.members.len().max(1) as f64
+        })
+        .collect();
+    let pm = preds.iter().sum::<f64>() / preds.len() as f64;
+    let var = preds.iter().map(|p| (p - pm).powi(2)).sum::<f64>() / preds.len() as f64;
+    // The main effects cannot explain more than all the variance; Monte Carlo noise aside.
+    let var = var.max(main.iter().sum::<f64>());
+    main.iter()
+        .map(|v| if var > 0.0 { v / var } else { 0.0 })
+        .collect()
 }
 
 /// The marginal effect of dimension `e` from every tree's decomposition.

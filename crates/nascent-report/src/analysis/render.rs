@@ -15,7 +15,7 @@ const MUTED: &str = "#5b6670";
 /// Most decision panels drawn in the marginal chart (the most important ones).
 pub const MAX_PANELS: usize = 24;
 
-/// The importance of each decision as horizontal bars (mean over trees, % of variance), most
+/// The importance of each decision as horizontal bars (% of variance of the mean prediction), most
 /// important first, each with a whisker over the interval across trees.
 pub fn importance_svg(a: &Analysis) -> String {
     let rows = a.ranked_importance();
@@ -513,7 +513,7 @@ pub fn fragment(a: &Analysis) -> String {
     };
     let _ = write!(
         out,
-        "<p class=\"note\">A random forest of {} trees fitted to the {} completed trials (of {}) with a value of <code>{}</code>, decomposed by functional ANOVA over the whole space taken uniformly, so that where the search sampled most does not weigh more.{} The decisions' main effects explain {} % of the variance together (the rest are interactions). Intervals span the middle {} of the trees.</p>",
+        "<p class=\"note\">An ensemble of {} members (each an additive model plus a regression tree, fitted to its own bootstrap resample) fitted to the {} completed trials (of {}) with a value of <code>{}</code>, decomposed by functional ANOVA over the whole space taken uniformly, so that where the search sampled most does not weigh more.{} The decisions' main effects explain {} % of the variance together (the rest are interactions). Intervals span the middle {} of the single members.</p>",
         a.surrogate.config.trees,
         a.trials_used,
         a.trials_total,
@@ -524,7 +524,7 @@ pub fn fragment(a: &Analysis) -> String {
     );
     let _ = write!(
         out,
-        "<figure class=\"importance\">{}<figcaption class=\"note\">Share of the variance of {} over the space that each decision explains alone (bar: mean over trees; whisker: {} interval over trees).</figcaption></figure>",
+        "<figure class=\"importance\">{}<figcaption class=\"note\">Share of the variance of {} over the space that each decision explains alone (bar: the ensemble's mean prediction; whisker: {} interval over single members).</figcaption></figure>",
         importance_svg(a),
         escape(&a.objective.metric),
         interval_name(a)

@@ -70,6 +70,18 @@ pub struct Stability {
     pub consensus: Vec<ConsensusArch>,
 }
 
+/// The analyses of several studies and their stability: what `nascent analyze --compare`
+/// prints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Version of this JSON layout.
+    pub schema_version: u32,
+    /// One analysis per study, in the order given.
+    pub analyses: Vec<Analysis>,
+    /// How stable the top architectures and the analyses are across them.
+    pub stability: Stability,
+}
+
 /// Compares the top `k` architectures of `studies` (and, where `analyses` are given, one per
 /// study in the same order, their importances and marginal effects).
 pub fn stability(
