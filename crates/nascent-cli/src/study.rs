@@ -386,6 +386,13 @@ pub fn write_report(
                 .collect(),
         });
     }
+    // Reference results of `nascent compare` for this study, when it wrote them.
+    if let Ok(text) = std::fs::read_to_string(out.join("references.json")) {
+        match serde_json::from_str::<Vec<(String, f64)>>(&text) {
+            Ok(refs) => report.references = refs,
+            Err(e) => log::warn!("ignoring {}: {e}", out.join("references.json").display()),
+        }
+    }
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create the output folder {}", out.display()))?;
     let path = report
@@ -466,7 +473,7 @@ pub fn load_data(s: &StudySettings) -> Result<(DataSplits, Augment)> {
     Ok((splits, augment))
 }
 
-fn train_config(
+pub(crate) fn train_config(
     t: &TrainSettings,
     dataset_augment: &Augment,
     seed: u64,
