@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub json: bool,
     /// Skip retraining, export and the final report (search only).
     pub search_only: bool,
+    /// Print the result to stderr, keeping stdout for the caller (`nascent compare`).
+    pub result_to_stderr: bool,
 }
 
 /// What the final, retrained model achieved: written to `final.json` beside the report and
@@ -225,6 +227,20 @@ where
         } else {
             Some(self.write_report(final_model.as_ref())?)
         };
+        if opts.result_to_stderr {
+            eprintln!(
+                "{}: best #{} {}, final test accuracy {}, {:.1} min",
+                self.record.name,
+                best.number,
+                best_string,
+                final_model
+                    .as_ref()
+                    .and_then(|f| f.test_accuracy)
+                    .map_or("-".into(), |a| format!("{a:.2}%")),
+                started.elapsed().as_secs_f64() / 60.0
+            );
+            return Ok(());
+        }
         print_result(
             &self.record,
             &best_string,

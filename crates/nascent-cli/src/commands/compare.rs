@@ -226,6 +226,7 @@ fn study_arm(base: &StudySettings, random: bool, seed: u64, out: &Path) -> Resul
         &RunOptions {
             json: false,
             search_only: false,
+            result_to_stderr: true,
         },
     )?;
     let wall = t0.elapsed().as_secs_f64();
@@ -298,9 +299,11 @@ fn reference_arm(
         cells: Some(args.reference_cells),
         channels: Some(args.reference_channels),
     };
+    // The probe's training time scales with the data; its evaluation (the whole validation
+    // split, as every full epoch has) and the building do not.
     let probe = 0.05;
     let p0 = Instant::now();
-    evaluator
+    let (_, probe_report) = evaluator
         .train(
             cell,
             &shape(1, Some(probe)),
@@ -308,7 +311,12 @@ fn reference_arm(
             &mut NoObserver,
         )
         .with_context(|| format!("timing {name}"))?;
-    let per_epoch = p0.elapsed().as_secs_f64() / probe;
+    let probe_total = p0.elapsed().as_secs_f64();
+    let probe_train = probe_report
+        .epochs
+        .first()
+        .map_or(probe_total, |e| e.train_seconds.min(probe_total));
+    let per_epoch = probe_train / probe + (probe_total - probe_train);
     let left = minutes * 60.0 - t0.elapsed().as_secs_f64();
     // A tenth kept for the test evaluation and the latency measurement.
     let epochs = ((left * 0.9) / per_epoch).floor().max(1.0) as u32;
