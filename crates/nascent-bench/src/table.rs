@@ -389,6 +389,20 @@ impl Nb201Table {
     pub fn row(&self, arch: &Nb201Arch) -> &Nb201Row {
         &self.rows[nb201_index(arch)]
     }
+
+    /// The `k` cells with the best 200-epoch test accuracy on `dataset`, best first (ties in
+    /// index order): the transfer prior, a warm-start population for a study on other data
+    /// (with [`nascent_strategy::Warm`]).
+    pub fn top_cells(&self, dataset: Dataset, k: usize) -> Vec<Nb201Arch> {
+        let mut idx: Vec<usize> = (0..self.rows.len()).collect();
+        idx.sort_by(|&a, &b| {
+            self.rows[b]
+                .test(dataset)
+                .total_cmp(&self.rows[a].test(dataset))
+                .then(a.cmp(&b))
+        });
+        idx.into_iter().take(k).map(|i| self.rows[i].arch).collect()
+    }
 }
 
 /// The benchmark index of a cell.

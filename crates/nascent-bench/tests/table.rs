@@ -210,3 +210,17 @@ fn the_real_tables_load_with_the_published_anchors() {
     let d = l.device("pixel3").unwrap();
     assert!((l.latency(&arch, d) - 17.2381).abs() < 1e-9);
 }
+
+#[test]
+fn top_cells_are_the_best_by_test_accuracy() {
+    let t = load(synthetic(15_625, |_, l| l)).unwrap();
+    let top = t.top_cells(Dataset::Cifar10, 5);
+    assert_eq!(top.len(), 5);
+    // The synthetic accuracy is the index mod 97: 96 first, lowest index first among ties.
+    let space = Nb201Space::new();
+    assert_eq!(top[0], space.from_index(96).unwrap());
+    assert_eq!(top[1], space.from_index(96 + 97).unwrap());
+    for w in top.windows(2) {
+        assert!(t.row(&w[0]).test(Dataset::Cifar10) >= t.row(&w[1]).test(Dataset::Cifar10));
+    }
+}

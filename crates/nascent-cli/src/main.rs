@@ -37,6 +37,9 @@ enum Command {
     /// Search architectures on a dataset (the default study without a file), retrain the
     /// best, export it and write the report.
     Search(commands::search::Args),
+    /// Compare the study with random search and hand-designed reference cells at the same
+    /// data, budget and seeds (each arm and seed adds to one results file).
+    Compare(commands::compare::Args),
     /// Continue a study after a crash, a kill or Ctrl-C.
     Resume(commands::resume::Args),
     /// List the trials of a study.
@@ -73,6 +76,7 @@ fn main() {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Search(args) => commands::search::run(args),
+        Command::Compare(args) => commands::compare::run(args),
         Command::Resume(args) => commands::resume::run(args),
         Command::Trials(args) => commands::trials::run(args),
         Command::Best(args) => commands::best::run(args),

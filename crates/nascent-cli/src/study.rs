@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub json: bool,
     /// Skip retraining, export and the final report (search only).
     pub search_only: bool,
+    /// Print the result to stderr, keeping stdout for the caller (`nascent compare`).
+    pub result_to_stderr: bool,
 }
 
 /// What the final, retrained model achieved: written to `final.json` beside the report and
@@ -225,6 +227,20 @@ where
         } else {
             Some(self.write_report(final_model.as_ref())?)
         };
+        if opts.result_to_stderr {
+            eprintln!(
+                "{}: best #{} {}, final test accuracy {}, {:.1} min",
+                self.record.name,
+                best.number,
+                best_string,
+                final_model
+                    .as_ref()
+                    .and_then(|f| f.test_accuracy)
+                    .map_or("-".into(), |a| format!("{a:.2}%")),
+                started.elapsed().as_secs_f64() / 60.0
+            );
+            return Ok(());
+        }
         print_result(
             &self.record,
             &best_string,
@@ -386,6 +402,13 @@ pub fn write_report(
                 .collect(),
         });
     }
+    // Reference results of `nascent compare` for this study, when it wrote them.
+    if let Ok(text) = std::fs::read_to_string(out.join("references.json")) {
+        match serde_json::from_str::<Vec<(String, f64)>>(&text) {
+            Ok(refs) => report.references = refs,
+            Err(e) => log::warn!("ignoring {}: {e}", out.join("references.json").display()),
+        }
+    }
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create the output folder {}", out.display()))?;
     let path = report
@@ -466,7 +489,7 @@ pub fn load_data(s: &StudySettings) -> Result<(DataSplits, Augment)> {
     Ok((splits, augment))
 }
 
-fn train_config(
+pub(crate) fn train_config(
     t: &TrainSettings,
     dataset_augment: &Augment,
     seed: u64,

@@ -32,7 +32,7 @@ impl Default for TpeConfig {
     fn default() -> Self {
         TpeConfig {
             num_init: 20,
-            gamma: 0.2,
+            gamma: 0.1,
             candidates: 24,
             prior_weight: 1.0,
         }

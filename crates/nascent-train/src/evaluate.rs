@@ -25,8 +25,13 @@ use std::sync::Arc;
 use std::time::Instant;
 use tch::Device;
 
+/// Adjusts the training configuration and the network specification to one architecture
+/// (spaces whose points carry their own training recipe or width, such as the joint space).
+pub type ArchSetup<A> = Arc<dyn Fn(&A, &mut TrainConfig, &mut NetSpec) + Send + Sync>;
+
 /// Trains architectures of type `A` and measures them.
 pub struct TrainEvaluator<A> {
+    setup: Option<ArchSetup<A>>,
     builder: Box<dyn Builder<A>>,
     data: Arc<DataSplits>,
     config: TrainConfig,
@@ -76,6 +81,7 @@ impl<A> TrainEvaluator<A> {
             cells: None,
         };
         Ok(TrainEvaluator {
+            setup: None,
             builder,
             data,
             config,
@@ -105,6 +111,13 @@ impl<A> TrainEvaluator<A> {
     pub fn with_scale(mut self, channels: Option<i64>, cells: Option<i64>) -> Self {
         self.spec.channels = channels;
         self.spec.cells = cells;
+        self
+    }
+
+    /// Adjusts each run's configuration and network to its architecture (after the budget's
+    /// settings, so the architecture's own recipe and width win).
+    pub fn with_setup(mut self, setup: ArchSetup<A>) -> Self {
+        self.setup = Some(setup);
         self
     }
 
@@ -139,6 +152,10 @@ impl<A> TrainEvaluator<A> {
             cfg.resolution = Some(r as i64);
         }
         cfg.evaluate_test = self.report_test;
+        let mut spec = self.spec_for(budget);
+        if let Some(setup) = &self.setup {
+            setup(arch, &mut cfg, &mut spec);
+        }
         let trainer = Trainer::new(cfg)?;
         let data = match budget.data_fraction {
             Some(f) if !(f > 0.0 && f <= 1.0) => {
@@ -156,7 +173,6 @@ impl<A> TrainEvaluator<A> {
             _ => std::borrow::Cow::Borrowed(&*self.data),
         };
         trainer.seed_torch();
-        let spec = self.spec_for(budget);
         let mut model = Model::new(&*self.builder, arch, spec, self.device)?;
         let report = trainer.fit(&mut model, &data, reporter, observer)?;
         Ok((model, report))

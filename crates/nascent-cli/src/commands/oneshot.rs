@@ -241,6 +241,7 @@ pub fn run(a: Args) -> Result<()> {
             crop_padding: h / 8,
             hflip: c == 3,
             cutout: 0,
+            trivial: false,
         }
     };
     let data = SearchData::split(loaded, None, a.val_fraction, augment, a.seed)?;

@@ -43,6 +43,7 @@ pub fn run(args: Args) -> Result<()> {
         &RunOptions {
             json: args.json,
             search_only: args.search_only,
+            result_to_stderr: false,
         },
     )
 }

@@ -261,6 +261,7 @@ fn train<A>(args: &Args, builder: Box<dyn Builder<A>>, arch: A) -> Result<()> {
             crop_padding: (loaded.train.shape()[1] / 8).max(1),
             hflip: args.augment == AugmentArg::CropFlip,
             cutout: 0,
+            trivial: false,
         },
     };
     augment.cutout = args.cutout;

@@ -1,5 +1,5 @@
 //! Data augmentation for image training batches: random crop with zero padding, horizontal
-//! flip, cutout. Each sample draws from a [`Rng`] that the loader seeds from the run's seed, the
+//! flip, a TrivialAugment-style policy ([`super::trivial`]), cutout (in that order). Each sample draws from a [`Rng`] that the loader seeds from the run's seed, the
 //! epoch and the sample's place, so augmentation is reproducible.
 
 use nascent_core::Rng;
@@ -15,6 +15,8 @@ pub struct Augment {
     /// Zero a square of this side at a random centre (cutout, DeVries and Taylor 2017); 0 turns
     /// it off.
     pub cutout: usize,
+    /// One random operation at a random strength per image ([`super::trivial`]).
+    pub trivial: bool,
 }
 
 impl Augment {
@@ -29,22 +31,25 @@ impl Augment {
             crop_padding: 4,
             hflip: true,
             cutout: 0,
+            trivial: false,
         }
     }
 
     /// Whether it changes nothing.
     pub fn is_identity(&self) -> bool {
-        self.crop_padding == 0 && !self.hflip && self.cutout == 0
+        self.crop_padding == 0 && !self.hflip && self.cutout == 0 && !self.trivial
     }
 
     /// Writes an augmented copy of `src` (one normalised sample `[c, h, w]`) to `out`. Pixels
     /// that the crop brings in from the padding take `pad[c]`, the normalised value of a black
-    /// pixel of channel `c`.
+    /// pixel of channel `c`; `scale[c]` is the normalised distance from black to white (the
+    /// TrivialAugment policy's photometric operations work on raw values).
     pub fn apply(
         &self,
         src: &[f32],
         shape: [usize; 3],
         pad: &[f32],
+        scale: &[f32],
         rng: &mut Rng,
         out: &mut [f32],
     ) {
@@ -86,6 +91,9 @@ impl Augment {
                 }
             }
         }
+        if self.trivial {
+            super::trivial::trivial_augment(out, shape, pad, scale, rng);
+        }
         if self.cutout > 0 {
             let cy = rng.below(h) as isize;
             let cx = rng.below(w) as isize;
@@ -116,7 +124,7 @@ mod tests {
     fn identity_copies() {
         let src: Vec<f32> = (0..12).map(|x| x as f32).collect();
         let mut out = vec![0.0; 12];
-        Augment::none().apply(&src, [1, 3, 4], &[-1.0], &mut Rng::new(0), &mut out);
+        Augment::none().apply(&src, [1, 3, 4], &[-1.0], &[1.0], &mut Rng::new(0), &mut out);
         assert_eq!(src, out);
     }
 
@@ -131,7 +139,7 @@ mod tests {
         let mut rng = Rng::new(1);
         for _ in 0..20 {
             let mut out = vec![0.0; 12];
-            flip.apply(&src, [1, 3, 4], &[-1.0], &mut rng, &mut out);
+            flip.apply(&src, [1, 3, 4], &[-1.0], &[1.0], &mut rng, &mut out);
             if out != src {
                 assert_eq!(&out[..4], &[3.0, 2.0, 1.0, 0.0]);
                 seen_flip = true;
@@ -145,7 +153,7 @@ mod tests {
         let mut shifted = 0;
         for _ in 0..50 {
             let mut out = vec![0.0; 12];
-            crop.apply(&src, [1, 3, 4], &[-1.0], &mut rng, &mut out);
+            crop.apply(&src, [1, 3, 4], &[-1.0], &[1.0], &mut rng, &mut out);
             // Every value is either the padding or a source pixel, and the source pixels keep
             // their relative order along a row.
             assert!(out.iter().all(|v| *v == -1.0 || src.contains(v)));
@@ -164,9 +172,35 @@ mod tests {
             cutout: 4,
             ..Augment::none()
         };
-        cut.apply(&src, [2, 8, 8], &[0.0, 0.0], &mut Rng::new(3), &mut out);
+        cut.apply(
+            &src,
+            [2, 8, 8],
+            &[0.0, 0.0],
+            &[1.0, 1.0],
+            &mut Rng::new(3),
+            &mut out,
+        );
         let zeros = out.iter().filter(|v| **v == 0.0).count();
         assert!(zeros > 0 && zeros <= 2 * 16, "{zeros}");
         assert_eq!(zeros % 2, 0);
+    }
+
+    #[test]
+    fn trivial_policy_changes_most_images() {
+        let src: Vec<f32> = (0..64).map(|x| x as f32 / 63.0).collect();
+        let t = Augment {
+            trivial: true,
+            ..Augment::none()
+        };
+        assert!(!t.is_identity());
+        let mut rng = Rng::new(4);
+        let mut changed = 0;
+        for _ in 0..100 {
+            let mut out = vec![0.0; 64];
+            t.apply(&src, [1, 8, 8], &[0.0], &[1.0], &mut rng, &mut out);
+            assert!(out.iter().all(|v| (-1e-5..=1.0 + 1e-5).contains(v)));
+            changed += (out != src) as usize;
+        }
+        assert!(changed > 50, "{changed}");
     }
 }

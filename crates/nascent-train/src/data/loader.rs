@@ -118,6 +118,7 @@ impl Loader {
                 .zip(&self.norm.std)
                 .map(|(m, s)| -m / s)
                 .collect(),
+            scale: self.norm.std.iter().map(|s| 1.0 / s).collect(),
             norm: self.norm.clone(),
             cfg: self.cfg.clone(),
             epoch_seed: derive_seed(self.cfg.seed ^ 0xA5A5_5A5A, epoch),
@@ -159,6 +160,8 @@ struct Producer {
     data: Arc<Dataset>,
     norm: Normalization,
     pad: Vec<f32>,
+    /// Normalised distance from black to white, per channel.
+    scale: Vec<f32>,
     cfg: LoaderConfig,
     epoch_seed: u64,
     order: Vec<usize>,
@@ -198,7 +201,7 @@ impl Producer {
                 let mut rng = Rng::new(derive_seed(self.epoch_seed, (b * bs + k) as u64));
                 self.cfg
                     .augment
-                    .apply(&self.buf, shape, &self.pad, &mut rng, out);
+                    .apply(&self.buf, shape, &self.pad, &self.scale, &mut rng, out);
             }
             ys.push(self.data.labels()[i]);
         }
@@ -313,6 +316,7 @@ mod tests {
                 crop_padding: 1,
                 hflip: true,
                 cutout: 2,
+                trivial: false,
             },
             seed: 5,
             prefetch: 2,

@@ -21,6 +21,7 @@ pub mod idx;
 pub mod loader;
 pub mod resolve;
 pub mod table;
+pub mod trivial;
 
 pub use augment::Augment;
 pub use loader::{Batch, Loader, LoaderConfig};
@@ -496,6 +497,7 @@ impl DataSpec {
                     crop_padding: h / 8,
                     hflip: c == 3,
                     cutout: 0,
+                    trivial: false,
                 }
             }
             DataSpec::Path(_) => Augment::none(),

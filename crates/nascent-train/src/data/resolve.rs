@@ -151,12 +151,14 @@ impl KnownDataset {
                 crop_padding: 2,
                 hflip: true,
                 cutout: 0,
+                trivial: false,
             },
             // Digits are not mirror-symmetric.
             KnownDataset::Mnist => super::Augment {
                 crop_padding: 2,
                 hflip: false,
                 cutout: 0,
+                trivial: false,
             },
             KnownDataset::Cifar10 => super::Augment::cifar(),
         }
