@@ -40,7 +40,7 @@ use nascent_core::storage::{
 };
 use nascent_core::{Budget, Direction, Metrics, TrialState};
 use postgres::types::ToSql;
-use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
+use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -162,7 +162,105 @@ pub struct PostgresStorage {
     url: String,
     config: postgres::Config,
     options: PgOptions,
-    conn: Mutex<Option<Client>>,
+    /// Idle connections: an operation takes one (or opens one) and puts it back, so the
+    /// threads of a process (workers, heartbeats) use the database at the same time.
+    pool: Mutex<Vec<Conn>>,
+}
+
+/// A connection and its prepared statements (prepared once per connection, so each
+/// statement afterwards costs one round trip).
+struct Conn {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+/// How an operation runs: statements on their own (each atomic; for operations whose write is
+/// one statement, and reads of one statement), in a read-write transaction, or in a read-only
+/// transaction with one snapshot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Auto,
+    Write,
+    Read,
+}
+
+enum Exec<'a> {
+    Tx(Transaction<'a>),
+    Client(&'a mut Client),
+}
+
+/// What an operation's body talks to: the connection or its open transaction, with the
+/// statement cache.
+struct Db<'a> {
+    exec: Exec<'a>,
+    statements: &'a mut HashMap<&'static str, Statement>,
+}
+
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+impl Db<'_> {
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = match &mut self.exec {
+            Exec::Tx(tx) => tx.prepare(sql)?,
+            Exec::Client(c) => c.prepare(sql)?,
+        };
+        self.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let st = self.statement(sql)?;
+        match &mut self.exec {
+            Exec::Tx(tx) => tx.query(&st, params),
+            Exec::Client(c) => c.query(&st, params),
+        }
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+    ) -> Result<Option<Row>, postgres::Error> {
+        let st = self.statement(sql)?;
+        match &mut self.exec {
+            Exec::Tx(tx) => tx.query_opt(&st, params),
+            Exec::Client(c) => c.query_opt(&st, params),
+        }
+    }
+
+    fn query_one(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+    ) -> Result<Row, postgres::Error> {
+        let st = self.statement(sql)?;
+        match &mut self.exec {
+            Exec::Tx(tx) => tx.query_one(&st, params),
+            Exec::Client(c) => c.query_one(&st, params),
+        }
+    }
+
+    fn execute(&mut self, sql: &'static str, params: &Params<'_>) -> Result<u64, postgres::Error> {
+        let st = self.statement(sql)?;
+        match &mut self.exec {
+            Exec::Tx(tx) => tx.execute(&st, params),
+            Exec::Client(c) => c.execute(&st, params),
+        }
+    }
+
+    fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
+        match &mut self.exec {
+            Exec::Tx(tx) => tx.batch_execute(sql),
+            Exec::Client(c) => c.batch_execute(sql),
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -258,15 +356,18 @@ impl PostgresStorage {
             url: url.to_string(),
             config,
             options: options.clone(),
-            conn: Mutex::new(None),
+            pool: Mutex::new(Vec::new()),
         };
         let target = options.schema_version.unwrap_or(PG_SCHEMA_VERSION);
         // Fail fast at opening when the server cannot be reached at all (a wrong URL), but
         // wait through a server that is starting up.
         let client = storage.connect().map_err(|e| open_err(e.to_string()))?;
-        *storage.lock() = Some(client);
+        storage.pool().push(Conn {
+            client,
+            statements: HashMap::new(),
+        });
         storage
-            .run("migrate", false, |tx, _| migrate(tx, url, target))
+            .run("migrate", Mode::Write, |db, _| migrate(db, url, target))
             .map_err(|e| match e {
                 StorageError::Backend { reason, .. } => open_err(reason),
                 e => e,
@@ -276,16 +377,25 @@ impl PostgresStorage {
 
     /// The schema version of the database.
     pub fn schema_version(&self) -> StorageResult<i64> {
-        self.run("schema_version", true, |tx, _| {
-            Ok(tx
+        self.run("schema_version", Mode::Auto, |db, _| {
+            Ok(db
                 .query_one("SELECT MAX(version) FROM nascent_schema_version", &[])?
                 .get::<_, Option<i64>>(0)
                 .unwrap_or(0))
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Client>> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// Returns a healthy connection to the pool.
+    fn give_back(&self, conn: Option<Conn>) {
+        if let Some(c) = conn
+            && !c.client.is_closed()
+        {
+            self.pool().push(c);
+        }
+    }
+
+    fn pool(&self) -> MutexGuard<'_, Vec<Conn>> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn connect(&self) -> Result<Client, postgres::Error> {
@@ -321,28 +431,38 @@ impl PostgresStorage {
         }
     }
 
-    /// Runs `f` in one transaction (read-only with one snapshot when `read`) and commits;
-    /// on a lost connection reconnects with backoff and runs `f` again (its second argument
-    /// then `true`), for up to [`PgOptions::retry_for`].
+    /// Runs `f` (in a transaction, committed, unless `mode` is [`Mode::Auto`]); on a lost
+    /// connection reconnects with backoff and runs `f` again (its second argument then
+    /// `true`), for up to [`PgOptions::retry_for`].
     fn run<T>(
         &self,
         op: &str,
-        read: bool,
-        mut f: impl FnMut(&mut Transaction<'_>, bool) -> Attempt<T>,
+        mode: Mode,
+        mut f: impl FnMut(&mut Db<'_>, bool) -> Attempt<T>,
     ) -> StorageResult<T> {
         let start = Instant::now();
         let mut pause = Duration::from_millis(50);
         let mut retry = false;
         let mut last_warning: Option<Instant> = None;
-        let mut guard = self.lock();
+        let mut guard: Option<Conn> = self.pool().pop();
         loop {
             let attempt = (|| -> Attempt<T> {
-                if guard.as_ref().is_none_or(|c| c.is_closed()) {
-                    *guard = None;
-                    *guard = Some(self.connect()?);
+                if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
+                    guard = None;
+                    guard = Some(Conn {
+                        client: self.connect()?,
+                        statements: HashMap::new(),
+                    });
                 }
-                let client = guard.as_mut().expect("connected above");
-                let mut tx = if read {
+                let Conn { client, statements } = guard.as_mut().expect("connected above");
+                if mode == Mode::Auto {
+                    let mut db = Db {
+                        exec: Exec::Client(client),
+                        statements,
+                    };
+                    return f(&mut db, retry);
+                }
+                let tx = if mode == Mode::Read {
                     client
                         .build_transaction()
                         .isolation_level(IsolationLevel::RepeatableRead)
@@ -351,8 +471,14 @@ impl PostgresStorage {
                 } else {
                     client.transaction()?
                 };
-                let out = f(&mut tx, retry)?;
-                tx.commit()?;
+                let mut db = Db {
+                    exec: Exec::Tx(tx),
+                    statements,
+                };
+                let out = f(&mut db, retry)?;
+                if let Exec::Tx(tx) = db.exec {
+                    tx.commit()?;
+                }
                 Ok(out)
             })();
             match attempt {
@@ -364,12 +490,16 @@ impl PostgresStorage {
                             start.elapsed().as_secs_f64()
                         );
                     }
+                    self.give_back(guard);
                     return Ok(v);
                 }
-                Err(Fail::Storage(e)) => return Err(e),
+                Err(Fail::Storage(e)) => {
+                    self.give_back(guard);
+                    return Err(e);
+                }
                 Err(Fail::Db(e)) if transient(&e) => {
-                    if guard.as_ref().is_some_and(|c| c.is_closed()) || e.code().is_none() {
-                        *guard = None;
+                    if guard.as_ref().is_some_and(|c| c.client.is_closed()) || e.code().is_none() {
+                        guard = None;
                     }
                     if start.elapsed() >= self.options.retry_for {
                         return Err(StorageError::Backend {
@@ -398,13 +528,16 @@ impl PostgresStorage {
                     pause = (pause * 2).min(Duration::from_secs(2));
                     retry = true;
                 }
-                Err(Fail::Db(e)) => return Err(self.be(describe(&e))),
+                Err(Fail::Db(e)) => {
+                    self.give_back(guard);
+                    return Err(self.be(describe(&e)));
+                }
             }
         }
     }
 
-    fn check_study(&self, tx: &mut Transaction<'_>, study: StudyId) -> Attempt<()> {
-        match tx.query_opt("SELECT 1 FROM nascent_studies WHERE id = $1", &[&study.0])? {
+    fn check_study(&self, db: &mut Db<'_>, study: StudyId) -> Attempt<()> {
+        match db.query_opt("SELECT 1 FROM nascent_studies WHERE id = $1", &[&study.0])? {
             Some(_) => Ok(()),
             None => Err(self.no_study_id(study).into()),
         }
@@ -418,14 +551,49 @@ impl PostgresStorage {
     }
 
     /// The error for a missing trial: an unknown study id or an unknown number.
-    fn missing_trial(&self, tx: &mut Transaction<'_>, study: StudyId, number: u64) -> Fail {
-        match self.check_study(tx, study) {
+    fn missing_trial(&self, db: &mut Db<'_>, study: StudyId, number: u64) -> Fail {
+        match self.check_study(db, study) {
             Err(e) => e,
             Ok(()) => StorageError::NoTrial {
                 study: study.0,
                 number,
             }
             .into(),
+        }
+    }
+
+    /// Why a write of `worker` to trial `number` matched no row: no such study or trial, the
+    /// trial is not running, or another worker holds it (the fencing refusal).
+    fn refusal(&self, db: &mut Db<'_>, study: StudyId, number: u64, worker: &str) -> Fail {
+        let row = match db.query_opt(
+            "SELECT state, worker FROM nascent_trials WHERE study_id = $1 AND number = $2",
+            &[&study.0, &(number as i64)],
+        ) {
+            Ok(r) => r,
+            Err(e) => return e.into(),
+        };
+        let Some(r) = row else {
+            return self.missing_trial(db, study, number);
+        };
+        let state: String = r.get(0);
+        let Some(state) = TrialState::parse(&state) else {
+            return self
+                .corrupt(&format!("column `state` of trial {number}"), &state)
+                .into();
+        };
+        match held_by(
+            study,
+            number,
+            state,
+            r.get::<_, Option<String>>(1).as_deref(),
+            worker,
+        ) {
+            Err(e) => e.into(),
+            Ok(()) => self
+                .be(format!(
+                    "trial {number}: the write matched no row although it is held"
+                ))
+                .into(),
         }
     }
 
@@ -447,73 +615,21 @@ impl PostgresStorage {
         })
     }
 
-    /// Loads the trials of `study` matching `cond` (over `t`, with `$2` its argument) and
-    /// their intermediate values (`icond` over `i`), by number.
-    fn load(
-        &self,
-        tx: &mut Transaction<'_>,
-        study: StudyId,
-        cond: &str,
-        icond: &str,
-        arg: &(dyn ToSql + Sync),
-    ) -> Attempt<Vec<TrialRecord>> {
-        let rows = tx.query(
-            &format!(
-                "SELECT {TRIAL_COLUMNS} FROM nascent_trials t WHERE t.study_id = $1 AND {cond} \
-                 ORDER BY t.number"
-            ),
-            &[&study.0, arg],
-        )?;
-        self.decode_trials(tx, study, rows, icond, arg)
-    }
-
-    fn decode_trials(
-        &self,
-        tx: &mut Transaction<'_>,
-        study: StudyId,
-        rows: Vec<Row>,
-        icond: &str,
-        arg: &(dyn ToSql + Sync),
-    ) -> Attempt<Vec<TrialRecord>> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut inter: HashMap<i64, Vec<(u32, f64)>> = HashMap::new();
-        for r in tx.query(
-            &format!(
-                "SELECT i.number, i.step, i.value FROM nascent_intermediate i \
-                 WHERE i.study_id = $1 AND {icond} ORDER BY i.number, i.step"
-            ),
-            &[&study.0, arg],
-        )? {
-            inter
-                .entry(r.get(0))
-                .or_default()
-                .push((r.get::<_, i32>(1) as u32, r.get(2)));
-        }
-        rows.iter()
-            .map(|r| {
-                let mut t = self.decode_trial(study, r)?;
-                t.intermediate = inter.remove(&(t.number as i64)).unwrap_or_default();
-                Ok(t)
-            })
-            .collect()
-    }
-
-    fn decode_trial(&self, study: StudyId, r: &Row) -> Attempt<TrialRecord> {
+    /// A trial from a row of [`trial_columns!`].
+    fn decode_trial(&self, study: StudyId, r: &Row) -> StorageResult<TrialRecord> {
         let number: i64 = r.get(0);
         let what = |col: &str| format!("column `{col}` of trial {number}");
         let state: String = r.get(3);
         let names: Vec<String> = r.get(16);
         let values: Vec<f64> = r.get(17);
         if names.len() != values.len() {
-            return Err(self
-                .corrupt(
-                    &what("metric_values"),
-                    format!("{} names but {} values", names.len(), values.len()),
-                )
-                .into());
+            return Err(self.corrupt(
+                &what("metric_values"),
+                format!("{} names but {} values", names.len(), values.len()),
+            ));
         }
+        let steps: Vec<i32> = r.get(18);
+        let step_values: Vec<f64> = r.get(19);
         Ok(TrialRecord {
             study,
             number: number as u64,
@@ -534,28 +650,56 @@ impl PostgresStorage {
             epochs: r.get::<_, i32>(14) as u32,
             values: r.get(15),
             metrics: names.into_iter().zip(values).collect::<Metrics>(),
-            intermediate: Vec::new(),
+            intermediate: steps
+                .into_iter()
+                .map(|s| s as u32)
+                .zip(step_values)
+                .collect(),
         })
     }
 
-    fn one(&self, tx: &mut Transaction<'_>, study: StudyId, number: u64) -> Attempt<TrialRecord> {
-        let n = number as i64;
-        match self
-            .load(tx, study, "t.number = $2", "i.number = $2", &n)?
-            .pop()
-        {
-            Some(t) => Ok(t),
-            None => Err(self.missing_trial(tx, study, number)),
+    fn decode_all(&self, study: StudyId, rows: &[Row]) -> Attempt<Vec<TrialRecord>> {
+        Ok(rows
+            .iter()
+            .map(|r| self.decode_trial(study, r))
+            .collect::<StorageResult<_>>()?)
+    }
+
+    fn one(&self, db: &mut Db<'_>, study: StudyId, number: u64) -> Attempt<TrialRecord> {
+        match db.query_opt(
+            concat!(
+                "SELECT ",
+                trial_columns!(),
+                " FROM nascent_trials t WHERE t.study_id = $1 AND t.number = $2"
+            ),
+            &[&study.0, &(number as i64)],
+        )? {
+            Some(r) => Ok(self.decode_trial(study, &r)?),
+            None => Err(self.missing_trial(db, study, number)),
         }
     }
 }
 
-const TRIAL_COLUMNS: &str = "t.number, t.arch, t.params, t.state, t.reason, t.budget, t.seed, \
-    t.worker, t.created, t.started, t.finished, t.heartbeat, t.cost_seconds, t.attempts, \
-    t.epochs, t.objective_values, t.metric_names, t.metric_values";
+/// The columns a trial is read from (over `t`): its row, and its intermediate values as two
+/// arrays ordered by step (one statement, so one snapshot and one round trip).
+macro_rules! trial_columns {
+    () => {
+        "t.number, t.arch, t.params, t.state, t.reason, t.budget, t.seed, t.worker, t.created, \
+         t.started, t.finished, t.heartbeat, t.cost_seconds, t.attempts, t.epochs, \
+         t.objective_values, t.metric_names, t.metric_values, \
+         ARRAY(SELECT i.step FROM nascent_intermediate i \
+               WHERE i.study_id = t.study_id AND i.number = t.number ORDER BY i.step), \
+         ARRAY(SELECT i.value FROM nascent_intermediate i \
+               WHERE i.study_id = t.study_id AND i.number = t.number ORDER BY i.step)"
+    };
+}
+use trial_columns;
 
-const STUDY_COLUMNS: &str =
-    "id, name, space, objectives, constraints, config, seed, created, elapsed_seconds";
+macro_rules! study_columns {
+    () => {
+        "id, name, space, objectives, constraints, config, seed, created, elapsed_seconds"
+    };
+}
 
 fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
@@ -571,12 +715,12 @@ fn json(v: &impl serde::Serialize) -> String {
 
 /// Brings the database to `target` (creating the schema in a database without one); refuses
 /// newer ones.
-fn migrate(tx: &mut Transaction<'_>, url: &str, target: i64) -> Attempt<()> {
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute(
+fn migrate(db: &mut Db<'_>, url: &str, target: i64) -> Attempt<()> {
+    db.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    db.batch_execute(
         "CREATE TABLE IF NOT EXISTS nascent_schema_version (version BIGINT NOT NULL)",
     )?;
-    let version: i64 = tx
+    let version: i64 = db
         .query_one("SELECT MAX(version) FROM nascent_schema_version", &[])?
         .get::<_, Option<i64>>(0)
         .unwrap_or(0);
@@ -595,7 +739,7 @@ fn migrate(tx: &mut Transaction<'_>, url: &str, target: i64) -> Attempt<()> {
             .take(target as usize)
             .skip(version as usize)
         {
-            tx.batch_execute(sql).map_err(|e| {
+            db.batch_execute(sql).map_err(|e| {
                 if transient(&e) {
                     Fail::Db(e)
                 } else {
@@ -610,8 +754,8 @@ fn migrate(tx: &mut Transaction<'_>, url: &str, target: i64) -> Attempt<()> {
                 }
             })?;
         }
-        tx.execute("DELETE FROM nascent_schema_version", &[])?;
-        tx.execute(
+        db.execute("DELETE FROM nascent_schema_version", &[])?;
+        db.execute(
             "INSERT INTO nascent_schema_version (version) VALUES ($1)",
             &[&target],
         )?;
@@ -619,6 +763,8 @@ fn migrate(tx: &mut Transaction<'_>, url: &str, target: i64) -> Attempt<()> {
             log::info!("storage `{url}`: migrated schema version {version} to {target}");
         }
     }
+    // Statements prepared before the schema existed would be stale.
+    db.statements.clear();
     Ok(())
 }
 
@@ -640,9 +786,9 @@ impl Storage for PostgresStorage {
         let config = json(&spec.config);
         let seed = spec.seed as i64;
         let sign = rank_sign(spec);
-        self.run("create_study", false, |tx, retry| {
+        self.run("create_study", Mode::Auto, |db, retry| {
             let created = now();
-            let row = tx.query_opt(
+            let row = db.query_opt(
                 "INSERT INTO nascent_studies \
                  (name, space, objectives, constraints, config, seed, created, rank_sign) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING \
@@ -673,8 +819,12 @@ impl Storage for PostgresStorage {
             }
             if retry {
                 // The lost attempt may have created it: the same study is this one.
-                let r = tx.query_one(
-                    &format!("SELECT {STUDY_COLUMNS} FROM nascent_studies WHERE name = $1"),
+                let r = db.query_one(
+                    concat!(
+                        "SELECT ",
+                        study_columns!(),
+                        " FROM nascent_studies WHERE name = $1"
+                    ),
                     &[&spec.name],
                 )?;
                 let existing = self.decode_study(&r)?;
@@ -696,9 +846,13 @@ impl Storage for PostgresStorage {
     }
 
     fn study(&self, name: &str) -> StorageResult<StudyRecord> {
-        let row = self.run("study", true, |tx, _| {
-            Ok(tx.query_opt(
-                &format!("SELECT {STUDY_COLUMNS} FROM nascent_studies WHERE name = $1"),
+        let row = self.run("study", Mode::Auto, |db, _| {
+            Ok(db.query_opt(
+                concat!(
+                    "SELECT ",
+                    study_columns!(),
+                    " FROM nascent_studies WHERE name = $1"
+                ),
                 &[&name],
             )?)
         })?;
@@ -712,9 +866,13 @@ impl Storage for PostgresStorage {
     }
 
     fn studies(&self) -> StorageResult<Vec<StudyRecord>> {
-        let rows = self.run("studies", true, |tx, _| {
-            Ok(tx.query(
-                &format!("SELECT {STUDY_COLUMNS} FROM nascent_studies ORDER BY id"),
+        let rows = self.run("studies", Mode::Auto, |db, _| {
+            Ok(db.query(
+                concat!(
+                    "SELECT ",
+                    study_columns!(),
+                    " FROM nascent_studies ORDER BY id"
+                ),
                 &[],
             )?)
         })?;
@@ -722,14 +880,14 @@ impl Storage for PostgresStorage {
     }
 
     fn record_elapsed(&self, study: StudyId, seconds: f64) -> StorageResult<()> {
-        self.run("record_elapsed", false, |tx, _| {
-            let n = tx.execute(
+        self.run("record_elapsed", Mode::Auto, |db, _| {
+            let n = db.execute(
                 "UPDATE nascent_studies SET elapsed_seconds = GREATEST(elapsed_seconds, $2) \
-                 WHERE id = $1",
+                 WHERE id = $1 AND elapsed_seconds < $2",
                 &[&study.0, &seconds],
             )?;
             if n == 0 {
-                return Err(self.no_study_id(study).into());
+                self.check_study(db, study)?;
             }
             Ok(())
         })
@@ -744,9 +902,10 @@ impl Storage for PostgresStorage {
         let params = json(&trial.params);
         let budget = json(&trial.budget);
         let seed = trial.seed as i64;
-        self.run("create_trial", false, |tx, retry| {
-            // The study's row lock numbers trials one at a time.
-            let Some(row) = tx.query_opt(
+        self.run("create_trial", Mode::Write, |db, retry| {
+            // The study's row lock numbers trials one at a time (the row read is its latest
+            // version once the lock is granted).
+            let Some(row) = db.query_opt(
                 "SELECT n_trials FROM nascent_studies WHERE id = $1 FOR UPDATE",
                 &[&study.0],
             )?
@@ -754,45 +913,53 @@ impl Storage for PostgresStorage {
                 return Err(self.no_study_id(study).into());
             };
             let count: i64 = row.get(0);
-            if let Some(r) = tx.query_opt(
-                "SELECT number, worker, attempts, state FROM nascent_trials \
-                 WHERE study_id = $1 AND arch = $2",
-                &[&study.0, &trial.arch],
-            )? {
+            let t = now();
+            let inserted = if max_trials.is_some_and(|m| count as u64 >= m) {
+                None
+            } else {
+                // The unique index on the architecture decides, atomically, whether it is new.
+                db.query_opt(
+                    "WITH ins AS (INSERT INTO nascent_trials (study_id, number, arch, params, \
+                         state, budget, seed, worker, created, started, heartbeat, attempts, \
+                         epochs) \
+                         VALUES ($1, $2, $3, $4, 'RUNNING', $5, $6, $7, $8, $8, $8, 1, 0) \
+                         ON CONFLICT (study_id, arch) DO NOTHING RETURNING number) \
+                     UPDATE nascent_studies s SET n_trials = ins.number + 1 FROM ins \
+                     WHERE s.id = $1 RETURNING ins.number",
+                    &[
+                        &study.0,
+                        &count,
+                        &trial.arch,
+                        &params,
+                        &budget,
+                        &seed,
+                        &trial.worker,
+                        &t,
+                    ],
+                )?
+            };
+            if inserted.is_none() {
+                // Already a trial (committed before the lock was granted, so visible to this
+                // new statement), or the study is full.
+                let Some(r) = db.query_opt(
+                    "SELECT number, worker, attempts, state FROM nascent_trials \
+                     WHERE study_id = $1 AND arch = $2",
+                    &[&study.0, &trial.arch],
+                )?
+                else {
+                    return Ok(CreateOutcome::LimitReached);
+                };
                 let number: i64 = r.get(0);
                 let ours = r.get::<_, Option<String>>(1).as_deref() == Some(&trial.worker)
                     && r.get::<_, i32>(2) == 1
                     && r.get::<_, String>(3) == "RUNNING";
                 if retry && ours {
                     // The lost attempt created it.
-                    let t = self.one(tx, study, number as u64)?;
+                    let t = self.one(db, study, number as u64)?;
                     return Ok(CreateOutcome::Created(Box::new(t)));
                 }
                 return Ok(CreateOutcome::Exists(number as u64));
             }
-            if max_trials.is_some_and(|m| count as u64 >= m) {
-                return Ok(CreateOutcome::LimitReached);
-            }
-            let t = now();
-            tx.execute(
-                "INSERT INTO nascent_trials (study_id, number, arch, params, state, budget, seed, \
-                 worker, created, started, heartbeat, attempts, epochs) \
-                 VALUES ($1, $2, $3, $4, 'RUNNING', $5, $6, $7, $8, $8, $8, 1, 0)",
-                &[
-                    &study.0,
-                    &count,
-                    &trial.arch,
-                    &params,
-                    &budget,
-                    &seed,
-                    &trial.worker,
-                    &t,
-                ],
-            )?;
-            tx.execute(
-                "UPDATE nascent_studies SET n_trials = n_trials + 1 WHERE id = $1",
-                &[&study.0],
-            )?;
             Ok(CreateOutcome::Created(Box::new(TrialRecord {
                 study,
                 number: count as u64,
@@ -818,53 +985,62 @@ impl Storage for PostgresStorage {
     }
 
     fn claim_queued(&self, study: StudyId, worker: &str) -> StorageResult<Option<TrialRecord>> {
-        self.run("claim_queued", false, |tx, retry| {
-            self.check_study(tx, study)?;
+        self.run("claim_queued", Mode::Auto, |db, retry| {
             if retry {
                 // A worker holds one trial at a time: one it holds now is the one the lost
                 // attempt claimed.
-                if let Some(r) = tx.query_opt(
-                    "SELECT number FROM nascent_trials WHERE study_id = $1 AND state = 'RUNNING' \
-                     AND worker = $2 ORDER BY number LIMIT 1",
+                if let Some(r) = db.query_opt(
+                    concat!(
+                        "SELECT ",
+                        trial_columns!(),
+                        " FROM nascent_trials t WHERE t.study_id = $1 AND t.state = 'RUNNING' \
+                         AND t.worker = $2 ORDER BY t.number LIMIT 1"
+                    ),
                     &[&study.0, &worker],
                 )? {
-                    return Ok(Some(self.one(tx, study, r.get::<_, i64>(0) as u64)?));
+                    return Ok(Some(self.decode_trial(study, &r)?));
                 }
             }
-            let t = now();
-            let row = tx.query_opt(
-                "UPDATE nascent_trials SET worker = $2, started = $3, heartbeat = $3, \
-                 attempts = attempts + 1 \
-                 WHERE id = (SELECT id FROM nascent_trials WHERE study_id = $1 \
-                     AND state = 'RUNNING' AND worker IS NULL ORDER BY number LIMIT 1 \
-                     FOR UPDATE SKIP LOCKED) \
-                 RETURNING number",
-                &[&study.0, &worker, &t],
+            // One statement: the lowest queued trial not locked by another claimer.
+            let row = db.query_opt(
+                concat!(
+                    "UPDATE nascent_trials t SET worker = $2, started = $3, heartbeat = $3, \
+                     attempts = attempts + 1 \
+                     WHERE t.id = (SELECT q.id FROM nascent_trials q WHERE q.study_id = $1 \
+                         AND q.state = 'RUNNING' AND q.worker IS NULL ORDER BY q.number LIMIT 1 \
+                         FOR UPDATE SKIP LOCKED) \
+                     RETURNING ",
+                    trial_columns!()
+                ),
+                &[&study.0, &worker, &now()],
             )?;
             match row {
-                Some(r) => Ok(Some(self.one(tx, study, r.get::<_, i64>(0) as u64)?)),
-                None => Ok(None),
+                Some(r) => Ok(Some(self.decode_trial(study, &r)?)),
+                None => {
+                    self.check_study(db, study)?;
+                    Ok(None)
+                }
             }
         })
     }
 
     fn heartbeat(&self, study: StudyId, number: u64, worker: &str) -> StorageResult<bool> {
         let n = number as i64;
-        self.run("heartbeat", false, |tx, _| {
-            let updated = tx.execute(
+        self.run("heartbeat", Mode::Auto, |db, _| {
+            let updated = db.execute(
                 "UPDATE nascent_trials SET heartbeat = $4 WHERE study_id = $1 AND number = $2 \
                  AND state = 'RUNNING' AND worker = $3",
                 &[&study.0, &n, &worker, &now()],
             )?;
             if updated == 0
-                && tx
+                && db
                     .query_opt(
                         "SELECT 1 FROM nascent_trials WHERE study_id = $1 AND number = $2",
                         &[&study.0, &n],
                     )?
                     .is_none()
             {
-                return Err(self.missing_trial(tx, study, number));
+                return Err(self.missing_trial(db, study, number));
             }
             Ok(updated > 0)
         })
@@ -880,38 +1056,23 @@ impl Storage for PostgresStorage {
     ) -> StorageResult<()> {
         let n = number as i64;
         let step = step as i32;
-        self.run("report", false, |tx, _| {
-            let Some(r) = tx.query_opt(
-                "SELECT state, worker FROM nascent_trials WHERE study_id = $1 AND number = $2 \
-                 FOR UPDATE",
-                &[&study.0, &n],
-            )?
-            else {
-                return Err(self.missing_trial(tx, study, number));
-            };
-            let state: String = r.get(0);
-            let state = TrialState::parse(&state).ok_or_else(|| {
-                self.corrupt(&format!("column `state` of trial {number}"), &state)
-            })?;
-            held_by(
-                study,
-                number,
-                state,
-                r.get::<_, Option<String>>(1).as_deref(),
-                worker,
+        self.run("report", Mode::Auto, |db, _| {
+            // One statement: the fencing check (the worker holds the running trial, its row
+            // locked by the update) and the value.
+            let written = db.query_opt(
+                "WITH held AS (UPDATE nascent_trials SET epochs = GREATEST(epochs, $3) \
+                     WHERE study_id = $1 AND number = $2 AND state = 'RUNNING' AND worker = $4 \
+                     RETURNING number) \
+                 INSERT INTO nascent_intermediate (study_id, number, step, value) \
+                 SELECT $1, number, $3, $5 FROM held \
+                 ON CONFLICT (study_id, number, step) DO UPDATE SET value = excluded.value \
+                 RETURNING 1",
+                &[&study.0, &n, &step, &worker, &value],
             )?;
-            tx.execute(
-                "INSERT INTO nascent_intermediate (study_id, number, step, value) \
-                 VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (study_id, number, step) DO UPDATE SET value = excluded.value",
-                &[&study.0, &n, &step, &value],
-            )?;
-            tx.execute(
-                "UPDATE nascent_trials SET epochs = GREATEST(epochs, $3) \
-                 WHERE study_id = $1 AND number = $2",
-                &[&study.0, &n, &step],
-            )?;
-            Ok(())
+            match written {
+                Some(_) => Ok(()),
+                None => Err(self.refusal(db, study, number, worker)),
+            }
         })
     }
 
@@ -926,87 +1087,82 @@ impl Storage for PostgresStorage {
         let n = number as i64;
         let names: Vec<&str> = result.metrics.keys().map(String::as_str).collect();
         let values: Vec<f64> = result.metrics.values().copied().collect();
-        self.run("finish", false, |tx, retry| {
-            let Some(r) = tx.query_opt(
-                "SELECT t.state, t.worker, t.epochs, t.budget, s.rank_sign \
-                 FROM nascent_trials t JOIN nascent_studies s ON s.id = t.study_id \
-                 WHERE t.study_id = $1 AND t.number = $2 FOR UPDATE OF t",
-                &[&study.0, &n],
-            )?
-            else {
-                return Err(self.missing_trial(tx, study, number));
-            };
-            let state_s: String = r.get(0);
-            let state = TrialState::parse(&state_s).ok_or_else(|| {
-                self.corrupt(&format!("column `state` of trial {number}"), &state_s)
-            })?;
-            let holder: Option<String> = r.get(1);
-            if retry && state == result.state && holder.as_deref() == Some(worker) {
-                // The lost attempt committed this very result.
-                return Ok(());
-            }
-            held_by(study, number, state, holder.as_deref(), worker)?;
-            let mut epochs: i32 = r.get(2);
-            if epochs == 0 && result.state == TrialState::Complete {
-                let budget: Budget = serde_json::from_str(r.get(3))
-                    .map_err(|e| self.corrupt(&format!("column `budget` of trial {number}"), e))?;
-                epochs = budget.epochs.unwrap_or(0) as i32;
-            }
-            let sign: Option<f64> = r.get(4);
-            let rank = match (result.state, sign, result.values.first()) {
-                (TrialState::Complete, Some(s), Some(v)) if v.is_finite() => Some(s * v),
-                _ => None,
-            };
-            tx.execute(
-                "UPDATE nascent_trials SET state = $3, reason = $4, cost_seconds = $5, \
-                 finished = $6, epochs = $7, metric_names = $8, metric_values = $9, \
-                 objective_values = $10, rank_value = $11 \
-                 WHERE study_id = $1 AND number = $2",
+        let complete = result.state == TrialState::Complete;
+        let first = result
+            .values
+            .first()
+            .copied()
+            .filter(|v| complete && v.is_finite());
+        self.run("finish", Mode::Auto, |db, retry| {
+            // One statement: the fencing check, the result, the epochs (the budget's for a
+            // trial that completed without reporting) and the rank by the first objective.
+            let updated = db.execute(
+                "UPDATE nascent_trials t SET state = $4, reason = $5, cost_seconds = $6, \
+                 finished = $7, \
+                 epochs = CASE WHEN t.epochs = 0 AND $4 = 'COMPLETE' \
+                     THEN COALESCE((t.budget::jsonb ->> 'epochs')::INTEGER, 0) ELSE t.epochs END, \
+                 metric_names = $8, metric_values = $9, objective_values = $10, \
+                 rank_value = (SELECT s.rank_sign * $11 FROM nascent_studies s WHERE s.id = $1) \
+                 WHERE t.study_id = $1 AND t.number = $2 AND t.state = 'RUNNING' \
+                 AND t.worker = $3",
                 &[
                     &study.0,
                     &n,
+                    &worker,
                     &result.state.as_str(),
                     &result.reason,
                     &result.cost_seconds,
                     &now(),
-                    &epochs,
                     &names,
                     &values,
                     &result.values,
-                    &rank,
+                    &first,
                 ],
             )?;
-            Ok(())
+            if updated > 0 {
+                return Ok(());
+            }
+            if retry
+                && let Some(r) = db.query_opt(
+                    "SELECT state, worker FROM nascent_trials WHERE study_id = $1 AND number = $2",
+                    &[&study.0, &n],
+                )?
+                && r.get::<_, String>(0) == result.state.as_str()
+                && r.get::<_, Option<String>>(1).as_deref() == Some(worker)
+            {
+                // The lost attempt committed this very result.
+                return Ok(());
+            }
+            Err(self.refusal(db, study, number, worker))
         })
     }
 
     fn requeue(&self, study: StudyId, number: u64, cond: &RequeueIf<'_>) -> StorageResult<bool> {
         let n = number as i64;
-        self.run("requeue", false, |tx, _| {
-            let done = tx.query_opt(
-                "UPDATE nascent_trials SET worker = NULL, started = NULL, heartbeat = NULL, \
-                 epochs = 0 \
-                 WHERE study_id = $1 AND number = $2 AND state = 'RUNNING' \
-                 AND worker IS NOT NULL AND ($3::TEXT IS NULL OR worker = $3) \
-                 AND ($4::DOUBLE PRECISION IS NULL OR heartbeat IS NULL OR heartbeat < $4) \
-                 RETURNING id",
+        self.run("requeue", Mode::Auto, |db, _| {
+            let done = db.query_opt(
+                "WITH q AS (UPDATE nascent_trials SET worker = NULL, started = NULL, \
+                     heartbeat = NULL, epochs = 0 \
+                     WHERE study_id = $1 AND number = $2 AND state = 'RUNNING' \
+                     AND worker IS NOT NULL AND ($3::TEXT IS NULL OR worker = $3) \
+                     AND ($4::DOUBLE PRECISION IS NULL OR heartbeat IS NULL OR heartbeat < $4) \
+                     RETURNING number), \
+                 d AS (DELETE FROM nascent_intermediate i USING q \
+                     WHERE i.study_id = $1 AND i.number = q.number) \
+                 SELECT number FROM q",
                 &[&study.0, &n, &cond.worker, &cond.heartbeat_before],
             )?;
             if done.is_some() {
-                tx.execute(
-                    "DELETE FROM nascent_intermediate WHERE study_id = $1 AND number = $2",
-                    &[&study.0, &n],
-                )?;
                 return Ok(true);
             }
-            if tx
+            if db
                 .query_opt(
                     "SELECT 1 FROM nascent_trials WHERE study_id = $1 AND number = $2",
                     &[&study.0, &n],
                 )?
                 .is_none()
             {
-                return Err(self.missing_trial(tx, study, number));
+                return Err(self.missing_trial(db, study, number));
             }
             Ok(false)
         })
@@ -1014,21 +1170,32 @@ impl Storage for PostgresStorage {
 
     fn trials(&self, study: StudyId, from: u64) -> StorageResult<Vec<TrialRecord>> {
         let from = from.min(i64::MAX as u64) as i64;
-        self.run("trials", true, |tx, _| {
-            self.check_study(tx, study)?;
-            self.load(tx, study, "t.number >= $2", "i.number >= $2", &from)
+        self.run("trials", Mode::Auto, |db, _| {
+            let rows = db.query(
+                concat!(
+                    "SELECT ",
+                    trial_columns!(),
+                    " FROM nascent_trials t WHERE t.study_id = $1 AND t.number >= $2 \
+                     ORDER BY t.number"
+                ),
+                &[&study.0, &from],
+            )?;
+            if rows.is_empty() {
+                self.check_study(db, study)?;
+            }
+            self.decode_all(study, &rows)
         })
     }
 
     fn trial(&self, study: StudyId, number: u64) -> StorageResult<TrialRecord> {
-        self.run("trial", true, |tx, _| self.one(tx, study, number))
+        self.run("trial", Mode::Auto, |db, _| self.one(db, study, number))
     }
 
     fn step_values(&self, study: StudyId, step: u32) -> StorageResult<Vec<StepValue>> {
         let step = step as i32;
-        let rows = self.run("step_values", true, |tx, _| {
-            self.check_study(tx, study)?;
-            Ok(tx.query(
+        let rows = self.run("step_values", Mode::Read, |db, _| {
+            self.check_study(db, study)?;
+            Ok(db.query(
                 "SELECT i.number, t.state, i.value FROM nascent_intermediate i \
                  JOIN nascent_trials t ON t.study_id = i.study_id AND t.number = i.number \
                  WHERE i.study_id = $1 AND i.step = $2 ORDER BY i.number",
@@ -1050,9 +1217,9 @@ impl Storage for PostgresStorage {
     }
 
     fn counts(&self, study: StudyId) -> StorageResult<StudyCounts> {
-        let rows = self.run("counts", true, |tx, _| {
-            self.check_study(tx, study)?;
-            Ok(tx.query(
+        let rows = self.run("counts", Mode::Read, |db, _| {
+            self.check_study(db, study)?;
+            Ok(db.query(
                 "SELECT state, worker IS NULL, COUNT(*), COALESCE(SUM(epochs), 0)::BIGINT \
                  FROM nascent_trials WHERE study_id = $1 GROUP BY state, worker IS NULL",
                 &[&study.0],
@@ -1085,21 +1252,20 @@ impl Storage for PostgresStorage {
     ) -> StorageResult<Vec<TrialRecord>> {
         let offset = offset.min(i64::MAX as u64) as i64;
         let limit = limit.min(i64::MAX as u64) as i64;
-        self.run("ranked_trials", true, |tx, _| {
-            self.check_study(tx, study)?;
-            let rows = tx.query(
-                &format!(
-                    "SELECT {TRIAL_COLUMNS} FROM nascent_trials t \
-                     WHERE t.study_id = $1 AND t.rank_value IS NOT NULL \
+        self.run("ranked_trials", Mode::Auto, |db, _| {
+            let rows = db.query(
+                concat!(
+                    "SELECT ",
+                    trial_columns!(),
+                    " FROM nascent_trials t WHERE t.study_id = $1 AND t.rank_value IS NOT NULL \
                      ORDER BY t.rank_value DESC, t.number LIMIT $2 OFFSET $3"
                 ),
                 &[&study.0, &limit, &offset],
             )?;
-            let numbers: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-            let mut out = self.decode_trials(tx, study, rows, "i.number = ANY($2)", &numbers)?;
-            // Rows come back by rank; `decode_trials` keeps their order.
-            out.truncate(limit as usize);
-            Ok(out)
+            if rows.is_empty() {
+                self.check_study(db, study)?;
+            }
+            self.decode_all(study, &rows)
         })
     }
 
@@ -1113,10 +1279,10 @@ impl Storage for PostgresStorage {
             })?;
         let trial = artefact.trial.map(|n| n as i64);
         let kind = artefact.kind.as_str();
-        self.run("add_artefact", false, |tx, retry| {
-            self.check_study(tx, artefact.study)?;
+        self.run("add_artefact", Mode::Write, |db, retry| {
+            self.check_study(db, artefact.study)?;
             if let Some(n) = trial
-                && tx
+                && db
                     .query_opt(
                         "SELECT 1 FROM nascent_trials WHERE study_id = $1 AND number = $2",
                         &[&artefact.study.0, &n],
@@ -1130,7 +1296,7 @@ impl Storage for PostgresStorage {
                 .into());
             }
             if retry
-                && tx
+                && db
                     .query_opt(
                         "SELECT 1 FROM nascent_artefacts WHERE study_id = $1 \
                          AND trial_number IS NOT DISTINCT FROM $2 AND kind = $3 AND path = $4 \
@@ -1141,7 +1307,7 @@ impl Storage for PostgresStorage {
             {
                 return Ok(());
             }
-            tx.execute(
+            db.execute(
                 "INSERT INTO nascent_artefacts (study_id, trial_number, kind, path, created) \
                  VALUES ($1, $2, $3, $4, $5)",
                 &[&artefact.study.0, &trial, &kind, &path, &artefact.created],
@@ -1151,9 +1317,9 @@ impl Storage for PostgresStorage {
     }
 
     fn artefacts(&self, study: StudyId) -> StorageResult<Vec<Artefact>> {
-        let rows = self.run("artefacts", true, |tx, _| {
-            self.check_study(tx, study)?;
-            Ok(tx.query(
+        let rows = self.run("artefacts", Mode::Read, |db, _| {
+            self.check_study(db, study)?;
+            Ok(db.query(
                 "SELECT trial_number, kind, path, created FROM nascent_artefacts \
                  WHERE study_id = $1 ORDER BY id",
                 &[&study.0],

@@ -75,7 +75,12 @@ impl Study {
             }
             for c in children.iter_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
-                    panic!("a worker exited ({status}) before {what}");
+                    let mut err = String::new();
+                    if let Some(mut e) = c.stderr.take() {
+                        use std::io::Read;
+                        let _ = e.read_to_string(&mut err);
+                    }
+                    panic!("a worker exited ({status}) before {what}: {err}");
                 }
             }
             if t0.elapsed() > Duration::from_secs(120) {
