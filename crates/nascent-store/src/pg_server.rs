@@ -33,8 +33,15 @@ impl PgServer {
     /// Starts a server for a test named `test`: `None` (saying why on stderr) when PostgreSQL
     /// is missing outside CI; panics when it is missing with `CI=true` or fails to start.
     pub fn for_test(test: &str) -> Option<PgServer> {
+        Self::installed_for_test(test)
+            .then(|| PgServer::start().unwrap_or_else(|e| panic!("{test}: {e}")))
+    }
+
+    /// Whether PostgreSQL is installed: `false` (saying why on stderr) outside CI; panics
+    /// when it is missing with `CI=true`.
+    pub fn installed_for_test(test: &str) -> bool {
         match find_bindir() {
-            Some(_) => Some(PgServer::start().unwrap_or_else(|e| panic!("{test}: {e}"))),
+            Some(_) => true,
             None => {
                 let why = "PostgreSQL is not installed (no `initdb`/`pg_ctl` on PATH or in \
                            /usr/lib/postgresql/*/bin; Debian: apt-get install postgresql)";
@@ -42,7 +49,7 @@ impl PgServer {
                     panic!("{test}: {why}, and CI=true requires it");
                 }
                 eprintln!("{test}: skipped: {why}");
-                None
+                false
             }
         }
     }
