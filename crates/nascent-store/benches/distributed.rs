@@ -34,6 +34,8 @@ struct Args {
     sizes: Vec<u64>,
     load: bool,
     scaling: bool,
+    join: bool,
+    backends: Vec<String>,
 }
 
 fn parse() -> Args {
@@ -43,6 +45,8 @@ fn parse() -> Args {
         sizes: vec![1000, 100_000],
         load: true,
         scaling: true,
+        join: true,
+        backends: vec!["postgresql".into(), "sqlite".into()],
     };
     let mut it = std::env::args().skip(1);
     while let Some(f) = it.next() {
@@ -59,6 +63,15 @@ fn parse() -> Args {
             }
             "--skip-load" => a.load = false,
             "--skip-scaling" => a.scaling = false,
+            "--skip-join" => a.join = false,
+            "--backends" => {
+                a.backends = it
+                    .next()
+                    .expect("--backends postgresql,sqlite")
+                    .split(',')
+                    .map(String::from)
+                    .collect()
+            }
             _ => {} // cargo bench passes --bench
         }
     }
@@ -81,7 +94,7 @@ fn main() {
             args.workers, args.trials
         );
         println!("backend     seconds  claims/s  evaluated  run-twice  lost  values-intact");
-        for backend in ["postgresql", "sqlite"] {
+        for backend in args.backends.iter().map(String::as_str) {
             let url = match backend {
                 "postgresql" => server.new_database().unwrap(),
                 _ => format!("sqlite://{}", dir.path().join("load.db").display()),
@@ -99,13 +112,13 @@ fn main() {
             "backend     trials   cycle(200)  best(50)  best-by-full-read(3)  join(3)  open+study(3)\
 "
         );
-        for backend in ["postgresql", "sqlite"] {
+        for backend in args.backends.iter().map(String::as_str) {
             for &n in &args.sizes {
                 let url = match backend {
                     "postgresql" => server.new_database().unwrap(),
                     _ => format!("sqlite://{}", dir.path().join(format!("s{n}.db")).display()),
                 };
-                scaling(&url, backend, n);
+                scaling(&url, backend, n, args.join);
             }
         }
     }
@@ -286,7 +299,7 @@ fn populate(url: &str, backend: &str, n: u64, archs: &[String]) {
     }
 }
 
-fn scaling(url: &str, backend: &str, n: u64) {
+fn scaling(url: &str, backend: &str, n: u64, with_join: bool) {
     let space = DartsSpace::new();
     let mut rng = Rng::new(n);
     let mut seen = HashSet::new();
@@ -375,7 +388,7 @@ fn scaling(url: &str, backend: &str, n: u64) {
     // the runner (open + study).
     let mut join = Vec::new();
     let mut join_open = Vec::new();
-    for k in 0..3 {
+    for k in 0..if with_join { 3 } else { 0 } {
         let started: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
         let hook = started.clone();
         let evaluator = SyntheticEvaluator::new(|_: &nascent_space::DartsGenotype| 0.5)
@@ -401,12 +414,16 @@ fn scaling(url: &str, backend: &str, n: u64) {
         let first = started.lock().unwrap().expect("a trial started");
         join.push(ms(first - t0));
     }
+    let join = if with_join { median(join) } else { f64::NAN };
+    let join_open = if with_join {
+        median(join_open)
+    } else {
+        f64::NAN
+    };
     println!(
-        "{backend:<10} {n:7}   {:9.3}  {:8.3}  {:20.1}  {:7.1}  {:26.1}",
+        "{backend:<10} {n:7}   {:9.3}  {:8.3}  {:20.1}  {join:7.1}  {join_open:12.1}",
         median(cycle),
         median(best),
         median(full),
-        median(join),
-        median(join_open),
     );
 }

@@ -346,6 +346,14 @@ impl PostgresStorage {
         if config.get_application_name().is_none() {
             config.application_name("nascent");
         }
+        // Statements are prepared once per connection; plan each execution with its values,
+        // so that a range such as `number >= $2` uses the index however many trials there are
+        // (a generic plan guesses a third of the table).
+        let server_options = match config.get_options() {
+            Some(o) => format!("{o} -c plan_cache_mode=force_custom_plan"),
+            None => "-c plan_cache_mode=force_custom_plan".to_string(),
+        };
+        config.options(&server_options);
         config
             .keepalives(true)
             .keepalives_idle(options.tcp_timeout / 2)
