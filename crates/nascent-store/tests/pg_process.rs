@@ -313,3 +313,39 @@ fn sigkilled_and_cut_off_workers_have_their_trials_requeued_and_late_results_ref
         assert_eq!(t.values[0], expected_value(t), "trial {}", t.number);
     }
 }
+
+/// Load: 16 worker processes share one study of 5,000 trials (evaluator of zero cost): no
+/// trial runs twice, none is lost, every value is the one its trial earned.
+#[test]
+fn sixteen_processes_share_five_thousand_trials() {
+    let Some(study) = Study::new("sixteen_processes_share_five_thousand_trials") else {
+        return;
+    };
+    let args = ["--trials", "5000", "--epochs", "1", "--seed", "1"];
+    let t0 = Instant::now();
+    let children: Vec<Child> = (0..16)
+        .map(|i| study.command(&format!("w{i}"), &args).spawn().unwrap())
+        .collect();
+    for c in children {
+        let (ok, _, stderr) = finish(c);
+        assert!(ok, "a worker failed: {stderr}");
+    }
+    eprintln!(
+        "5000 trials by 16 processes in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let trials = study.trials();
+    check_done(&trials, 5000);
+    let (per_arch, lines) = study.evaluations();
+    assert_eq!(lines, 5000, "a trial ran twice");
+    let workers: HashSet<&str> = trials.iter().filter_map(|t| t.worker.as_deref()).collect();
+    assert!(
+        workers.len() >= 8,
+        "the processes shared the work: {workers:?}"
+    );
+    for t in &trials {
+        assert_eq!(per_arch[&t.arch], 1, "trial {}", t.number);
+        assert_eq!(t.attempts, 1);
+        assert_eq!(t.values[0], expected_value(t), "trial {}", t.number);
+    }
+}
