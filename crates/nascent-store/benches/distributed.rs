@@ -319,12 +319,21 @@ fn scaling(url: &str, backend: &str, n: u64, with_join: bool) {
     // (the trials since the first unfinished one), create the asked trial, a heartbeat, one
     // intermediate value, the result.
     let mut cycle = Vec::new();
+    let mut parts: Vec<Vec<f64>> = vec![Vec::new(); 6];
     let mut next = n;
     for i in 0..200 {
         let arch = archs[(n + i) as usize].clone();
         let t0 = Instant::now();
+        let mut lap = t0;
+        let mut mark = |k: usize| {
+            let now = Instant::now();
+            parts[k].push(ms(now - lap));
+            lap = now;
+        };
         assert!(s.claim_queued(st.id, "bench:2:r0:w0").unwrap().is_none());
+        mark(0);
         let _ = s.trials(st.id, next).unwrap();
+        mark(1);
         let rec = match s
             .create_trial(
                 st.id,
@@ -342,9 +351,12 @@ fn scaling(url: &str, backend: &str, n: u64, with_join: bool) {
             CreateOutcome::Created(r) => r,
             other => panic!("{other:?}"),
         };
+        mark(2);
         s.heartbeat(st.id, rec.number, "bench:2:r0:w0").unwrap();
+        mark(3);
         s.report(st.id, rec.number, "bench:2:r0:w0", 1, 0.6)
             .unwrap();
+        mark(4);
         let mut metrics = Metrics::new();
         metrics.insert("val_accuracy".into(), 0.6);
         s.finish(
@@ -360,6 +372,7 @@ fn scaling(url: &str, backend: &str, n: u64, with_join: bool) {
             },
         )
         .unwrap();
+        mark(5);
         cycle.push(ms(t0.elapsed()));
         next = rec.number + 1;
     }
@@ -414,6 +427,16 @@ fn scaling(url: &str, backend: &str, n: u64, with_join: bool) {
         let first = started.lock().unwrap().expect("a trial started");
         join.push(ms(first - t0));
     }
+    eprintln!(
+        "{backend} {n}: cycle parts, median ms: claim {:.3}, sync {:.3}, create {:.3}, \
+         heartbeat {:.3}, report {:.3}, finish {:.3}",
+        median(parts[0].clone()),
+        median(parts[1].clone()),
+        median(parts[2].clone()),
+        median(parts[3].clone()),
+        median(parts[4].clone()),
+        median(parts[5].clone())
+    );
     let join = if with_join { median(join) } else { f64::NAN };
     let join_open = if with_join {
         median(join_open)
