@@ -30,3 +30,12 @@ if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
         || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; }; } \
         || echo "nascent: could not install dataset-fashion-mnist; nascent will download Fashion-MNIST itself" >&2
 fi
+# PostgreSQL (the tests of the PostgreSQL storage start throwaway servers of it): Debian's
+# package where apt is at hand, once. Without it those tests skip (and fail with CI=true).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1 \
+    && [ -z "${NASCENT_NO_APT:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "nascent: installing Debian's postgresql (once; for the storage tests)" >&2
+    { apt-get install -y -q postgresql >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1; }; } \
+        || echo "nascent: could not install postgresql; its storage tests will skip (fail with CI=true)" >&2
+fi

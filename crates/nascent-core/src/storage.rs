@@ -464,6 +464,46 @@ pub trait Storage: Send + Sync {
     /// Counts of trials by state and the epochs trained.
     fn counts(&self, study: StudyId) -> StorageResult<StudyCounts>;
 
+    /// The completed trials with a finite first objective value, best first (by the first
+    /// objective's direction, ties by number), skipping `offset` of them and returning at most
+    /// `limit`. Persistent back ends answer from an index, so the cost does not grow with the
+    /// number of trials; this default reads every trial.
+    fn ranked_trials(
+        &self,
+        study: StudyId,
+        offset: u64,
+        limit: u64,
+    ) -> StorageResult<Vec<TrialRecord>> {
+        let record = self
+            .studies()?
+            .into_iter()
+            .find(|s| s.id == study)
+            .ok_or_else(|| StorageError::Invalid {
+                what: "study id",
+                reason: format!("no study with id {} in `{}`", study.0, self.url()),
+            })?;
+        let Some(objective) = record.objectives.first() else {
+            return Ok(Vec::new());
+        };
+        let mut done: Vec<TrialRecord> = self
+            .trials(study, 0)?
+            .into_iter()
+            .filter(|t| t.state == TrialState::Complete)
+            .filter(|t| t.values.first().is_some_and(|v| v.is_finite()))
+            .collect();
+        done.sort_by(|a, b| {
+            objective
+                .utility(b.values[0])
+                .total_cmp(&objective.utility(a.values[0]))
+                .then(a.number.cmp(&b.number))
+        });
+        Ok(done
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect())
+    }
+
     /// Records an artefact.
     fn add_artefact(&self, artefact: &Artefact) -> StorageResult<()>;
 
@@ -545,6 +585,14 @@ macro_rules! forward_storage {
             }
             fn counts(&self, study: StudyId) -> StorageResult<StudyCounts> {
                 (**self).counts(study)
+            }
+            fn ranked_trials(
+                &self,
+                study: StudyId,
+                offset: u64,
+                limit: u64,
+            ) -> StorageResult<Vec<TrialRecord>> {
+                (**self).ranked_trials(study, offset, limit)
             }
             fn add_artefact(&self, artefact: &Artefact) -> StorageResult<()> {
                 (**self).add_artefact(artefact)

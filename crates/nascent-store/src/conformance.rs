@@ -29,7 +29,7 @@ macro_rules! storage_conformance {
             duplicate_arch_is_refused, trial_limit, intermediate_values, report_requires_holder,
             finish_round_trip, requeue_and_claim, heartbeat_updates, counts_by_state,
             elapsed_never_decreases, artefacts_round_trip, concurrent_creation,
-            concurrent_claims);
+            concurrent_claims, late_results_refused, ranked_trials_best_first);
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
         $(
@@ -40,6 +40,52 @@ macro_rules! storage_conformance {
             }
         )*
     };
+}
+
+/// One conformance check.
+pub type Check = fn(&dyn Storage);
+
+/// Every check, by name, for back ends that run the suite in one test (a database server
+/// started once): see [`run_all`].
+pub const ALL: &[(&str, Check)] = &[
+    ("study_round_trip", study_round_trip),
+    ("study_names_unique", study_names_unique),
+    ("unknown_study_id", unknown_study_id),
+    ("trial_numbers_and_round_trip", trial_numbers_and_round_trip),
+    ("duplicate_arch_is_refused", duplicate_arch_is_refused),
+    ("trial_limit", trial_limit),
+    ("intermediate_values", intermediate_values),
+    ("report_requires_holder", report_requires_holder),
+    ("finish_round_trip", finish_round_trip),
+    ("requeue_and_claim", requeue_and_claim),
+    ("heartbeat_updates", heartbeat_updates),
+    ("counts_by_state", counts_by_state),
+    ("elapsed_never_decreases", elapsed_never_decreases),
+    ("artefacts_round_trip", artefacts_round_trip),
+    ("concurrent_creation", concurrent_creation),
+    ("concurrent_claims", concurrent_claims),
+    ("late_results_refused", late_results_refused),
+    ("ranked_trials_best_first", ranked_trials_best_first),
+];
+
+/// Runs every check of [`ALL`], each on a fresh storage from `make`, and panics naming the
+/// checks that failed (after running them all).
+pub fn run_all<S: Storage, G>(mut make: impl FnMut() -> (S, G)) {
+    let mut failed = Vec::new();
+    for (name, check) in ALL {
+        let (storage, guard) = make();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&storage)));
+        drop(storage);
+        drop(guard);
+        match r {
+            Ok(()) => eprintln!("conformance: {name} ok"),
+            Err(_) => {
+                eprintln!("conformance: {name} FAILED");
+                failed.push(*name);
+            }
+        }
+    }
+    assert!(failed.is_empty(), "conformance checks failed: {failed:?}");
 }
 
 /// A study spec named `name` with two objectives, a constraint, a config and a large seed.
@@ -580,4 +626,108 @@ pub fn concurrent_claims(s: &dyn Storage) {
     all.sort_unstable();
     assert_eq!(all, (0..30).collect::<Vec<_>>());
     assert_eq!(s.counts(a.id).unwrap().queued, 0);
+}
+
+/// Fencing: a worker whose trial was re-queued (its heartbeat went stale) cannot write to it
+/// any more, whether the trial waits in the queue, another worker holds it, or the other
+/// worker finished it; the new owner's values and result stand.
+pub fn late_results_refused(s: &dyn Storage) {
+    let a = study(s, "alpha");
+    created(s.create_trial(a.id, &new_trial("x", "old"), None).unwrap());
+    s.report(a.id, 0, "old", 1, 10.0).unwrap();
+    let stale = RequeueIf {
+        worker: Some("old"),
+        heartbeat_before: Some(now() + 1.0),
+    };
+    assert!(s.requeue(a.id, 0, &stale).unwrap());
+    let refused = |what: &str, r: Result<(), StorageError>| match r {
+        Err(StorageError::Conflict { number: 0, .. }) => {}
+        other => panic!("{what}: expected Conflict, got {other:?}"),
+    };
+    // Queued.
+    assert!(!s.heartbeat(a.id, 0, "old").unwrap());
+    refused("report while queued", s.report(a.id, 0, "old", 2, 11.0));
+    refused(
+        "finish while queued",
+        s.finish(a.id, 0, "old", &complete(1.0)),
+    );
+    // Held by the new owner.
+    let c = s.claim_queued(a.id, "new").unwrap().expect("queued");
+    assert_eq!((c.number, c.attempts), (0, 2));
+    assert!(!s.heartbeat(a.id, 0, "old").unwrap());
+    refused("report while re-claimed", s.report(a.id, 0, "old", 1, 12.0));
+    refused(
+        "finish while re-claimed",
+        s.finish(a.id, 0, "old", &complete(2.0)),
+    );
+    s.report(a.id, 0, "new", 1, 50.0).unwrap();
+    s.finish(a.id, 0, "new", &complete(80.0)).unwrap();
+    // Finished by the new owner.
+    refused("finish after", s.finish(a.id, 0, "old", &complete(3.0)));
+    refused("report after", s.report(a.id, 0, "old", 3, 13.0));
+    let t = s.trial(a.id, 0).unwrap();
+    assert_eq!(t.state, TrialState::Complete);
+    assert_eq!(t.values[0], 80.0);
+    assert_eq!(t.metrics["val_accuracy"], 80.0);
+    assert_eq!(t.intermediate, vec![(1, 50.0)]);
+    assert_eq!(t.worker.as_deref(), Some("new"));
+    assert_eq!(t.attempts, 2);
+}
+
+/// `ranked_trials` lists completed trials with a finite first value, best first by the
+/// first objective's direction (ties by number), in pages.
+pub fn ranked_trials_best_first(s: &dyn Storage) {
+    let max = study(s, "max");
+    let mut min_spec = spec("min");
+    min_spec.objectives = vec![Objective::minimize("latency_ms")];
+    let min = s.create_study(&min_spec).unwrap();
+    let finish = |st: StudyId, n: u64, r: TrialResult| s.finish(st, n, "w0", &r).unwrap();
+    for (i, v) in [3.0, 9.0, f64::NAN, 5.0, 9.0, 1.0, 7.0]
+        .into_iter()
+        .enumerate()
+    {
+        let arch = format!("a{i}");
+        created(
+            s.create_trial(max.id, &new_trial(&arch, "w0"), None)
+                .unwrap(),
+        );
+        created(
+            s.create_trial(min.id, &new_trial(&arch, "w0"), None)
+                .unwrap(),
+        );
+        let n = i as u64;
+        if i == 5 {
+            // Failed and pruned trials are not ranked.
+            let mut r = complete(v);
+            r.state = TrialState::Fail;
+            r.reason = Some("boom".into());
+            finish(max.id, n, r.clone());
+            finish(min.id, n, r);
+        } else if i == 6 {
+            // Still running: not ranked.
+        } else {
+            finish(max.id, n, complete(v));
+            let mut r = complete(0.0);
+            r.values = vec![v];
+            r.metrics.insert("latency_ms".into(), v);
+            finish(min.id, n, r);
+        }
+    }
+    let numbers = |v: Vec<TrialRecord>| v.into_iter().map(|t| t.number).collect::<Vec<_>>();
+    assert_eq!(
+        numbers(s.ranked_trials(max.id, 0, 10).unwrap()),
+        vec![1, 4, 3, 0]
+    );
+    assert_eq!(numbers(s.ranked_trials(max.id, 1, 2).unwrap()), vec![4, 3]);
+    assert_eq!(
+        numbers(s.ranked_trials(max.id, 4, 2).unwrap()),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        numbers(s.ranked_trials(min.id, 0, 10).unwrap()),
+        vec![0, 3, 1, 4]
+    );
+    let best = s.ranked_trials(max.id, 0, 1).unwrap();
+    assert_eq!(best[0], s.trial(max.id, 1).unwrap());
+    assert!(s.ranked_trials(StudyId(max.id.0 + 1000), 0, 1).is_err());
 }

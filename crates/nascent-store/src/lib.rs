@@ -2,9 +2,12 @@
 //!
 //! Where studies live, and the loop that runs them.
 //!
-//! - Storage back ends behind [`nascent_core::Storage`]: [`MemoryStorage`] and
-//!   [`SqliteStorage`] (one file per project, WAL mode, versioned schema with migrations),
-//!   opened from a URL with [`open`] (`memory:`, `sqlite:///path/to.db`, or a plain path).
+//! - Storage back ends behind [`nascent_core::Storage`]: [`MemoryStorage`],
+//!   [`SqliteStorage`] (one file per project, WAL mode, versioned schema with migrations) and
+//!   [`PostgresStorage`] (one database shared by many machines; row-locked claims, fencing,
+//!   reconnection), opened from a URL with [`open`] (`memory:`, `sqlite:///path/to.db`, a
+//!   plain path, or `postgresql://user@host:port/database`). [`pg_server`] starts throwaway
+//!   PostgreSQL servers for tests and benchmarks.
 //!   Every back end passes the [`conformance`] suite ([`storage_conformance!`]).
 //! - The study [`Runner`]: the search loop over any space, strategy and evaluator, with
 //!   budgets in trials, seconds or epochs ([`StudyBudget`]), several workers (threads here, and
@@ -51,6 +54,8 @@
 pub mod conformance;
 pub mod error;
 pub mod memory;
+pub mod pg_server;
+pub mod postgres;
 pub mod runner;
 pub mod sqlite;
 pub mod testing;
@@ -59,6 +64,7 @@ pub mod worker;
 
 pub use error::{Error, Result};
 pub use memory::MemoryStorage;
+pub use postgres::{PG_SCHEMA_VERSION, PgOptions, PostgresStorage};
 pub use runner::{
     Event, LogObserver, Observer, PruneContext, Pruner, RequeueReason, RunConfig, RunSummary,
     Runner, StopReason, StudyBudget, Verdict, load_history,

@@ -98,6 +98,24 @@ pub const MIGRATIONS: &[&str] = &[
         created REAL NOT NULL
     );
     "#,
+    // Version 3: what keeps per-trial operations flat as a study grows: the queue as a
+    // partial index, and the ranking of completed trials by the first objective (the study's
+    // direction as a sign, the signed first value per trial) for `ranked_trials`.
+    r#"
+    ALTER TABLE studies ADD COLUMN rank_sign REAL;
+    UPDATE studies SET rank_sign = CASE json_extract(objectives, '$[0].direction')
+        WHEN 'maximize' THEN 1.0 WHEN 'minimize' THEN -1.0 END;
+    ALTER TABLE trials ADD COLUMN rank_value REAL;
+    UPDATE trials SET rank_value = (
+        SELECT s.rank_sign * v.value FROM studies s, trial_values v
+        WHERE s.id = trials.study_id AND v.trial_id = trials.id AND v.objective = 0
+          AND abs(v.value) <= 1.7976931348623157e308)
+    WHERE state = 'COMPLETE';
+    CREATE INDEX trials_ranked ON trials (study_id, rank_value DESC, number)
+        WHERE rank_value IS NOT NULL;
+    CREATE INDEX trials_queued ON trials (study_id, number)
+        WHERE state = 'RUNNING' AND worker IS NULL;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -657,8 +675,8 @@ impl Storage for SqliteStorage {
             }
             let created = now();
             tx.execute(
-                "INSERT INTO studies (name, space, objectives, constraints, config, seed, created) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO studies (name, space, objectives, constraints, config, seed, created, \
+                 rank_sign) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     spec.name,
                     spec.space,
@@ -666,7 +684,11 @@ impl Storage for SqliteStorage {
                     json(&spec.constraints),
                     json(&spec.config),
                     spec.seed as i64,
-                    created
+                    created,
+                    spec.objectives.first().map(|o| match o.direction {
+                        nascent_core::Direction::Maximize => 1.0,
+                        nascent_core::Direction::Minimize => -1.0,
+                    })
                 ],
             )
             .map_err(|e| self.be(e))?;
@@ -749,9 +771,11 @@ impl Storage for SqliteStorage {
             if let Some(n) = existing {
                 return Ok(CreateOutcome::Exists(n as u64));
             }
+            // Numbers are contiguous from 0: the count is the largest plus one, read from the
+            // (study_id, number) index without scanning the study.
             let count: i64 = tx
                 .query_row(
-                    "SELECT COUNT(*) FROM trials WHERE study_id = ?1",
+                    "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1",
                     [study.0],
                     |r| r.get(0),
                 )
@@ -904,16 +928,28 @@ impl Storage for SqliteStorage {
             held_by(study, number, t.state, t.worker.as_deref(), worker)?;
             let id = trial_id(tx, study, number).map_err(|e| self.be(e))?;
             let epochs = finished_epochs(&t, result);
+            let sign: Option<f64> = tx
+                .query_row(
+                    "SELECT rank_sign FROM studies WHERE id = ?1",
+                    [study.0],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.be(e))?;
+            let rank = match (result.state, sign, result.values.first()) {
+                (TrialState::Complete, Some(s), Some(v)) if v.is_finite() => Some(s * v),
+                _ => None,
+            };
             tx.execute(
                 "UPDATE trials SET state = ?2, reason = ?3, cost_seconds = ?4, finished = ?5, \
-                 epochs = ?6 WHERE id = ?1",
+                 epochs = ?6, rank_value = ?7 WHERE id = ?1",
                 params![
                     id,
                     result.state.as_str(),
                     result.reason,
                     result.cost_seconds,
                     now(),
-                    epochs as i64
+                    epochs as i64,
+                    rank
                 ],
             )
             .map_err(|e| self.be(e))?;
@@ -1034,6 +1070,40 @@ impl Storage for SqliteStorage {
                 }
             }
             Ok(c)
+        })
+    }
+
+    fn ranked_trials(
+        &self,
+        study: StudyId,
+        offset: u64,
+        limit: u64,
+    ) -> StorageResult<Vec<TrialRecord>> {
+        self.read(|tx| {
+            self.check_study(tx, study)?;
+            let numbers: Vec<i64> = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT number FROM trials WHERE study_id = ?1 AND rank_value IS NOT NULL \
+                         ORDER BY rank_value DESC, number LIMIT ?2 OFFSET ?3",
+                    )
+                    .map_err(|e| self.be(e))?;
+                stmt.query_map(
+                    params![
+                        study.0,
+                        limit.min(i64::MAX as u64) as i64,
+                        offset.min(i64::MAX as u64) as i64
+                    ],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.be(e))?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(|e| self.be(e))?
+            };
+            numbers
+                .into_iter()
+                .map(|n| self.one_trial(tx, study, n as u64))
+                .collect()
         })
     }
 

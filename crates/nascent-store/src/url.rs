@@ -1,6 +1,8 @@
-//! Storage URLs: `memory:`, `sqlite:///path/to.db`, or a plain path to an SQLite file.
+//! Storage URLs: `memory:`, `sqlite:///path/to.db`, a plain path to an SQLite file, or
+//! `postgresql://user@host:port/database` (also `postgres://`).
 
 use crate::memory::MemoryStorage;
+use crate::postgres::{PgOptions, PostgresStorage};
 use crate::sqlite::{SqliteOptions, SqliteStorage};
 use nascent_core::storage::{Storage, StorageError, StorageResult};
 use std::path::PathBuf;
@@ -13,6 +15,9 @@ pub enum StorageUrl {
     /// `sqlite://PATH` (so `sqlite:///abs/path.db` is absolute and `sqlite://rel.db`
     /// relative), `sqlite:PATH`, or a plain path.
     Sqlite(PathBuf),
+    /// `postgresql://user[:password]@host[:port]/database[?param=value...]` or
+    /// `postgres://...`: a PostgreSQL database shared by every machine.
+    Postgres(String),
 }
 
 impl StorageUrl {
@@ -40,18 +45,24 @@ impl StorageUrl {
             }
             return Ok(StorageUrl::Sqlite(PathBuf::from(rest)));
         }
-        if let Some((scheme, _)) = u.split_once("://") {
-            let reason = match scheme {
-                "postgres" | "postgresql" => {
-                    "PostgreSQL storage is not part of this build (use `sqlite:///path/to.db` \
-                     or `memory:`)"
-                        .to_string()
+        if let Some((scheme, rest)) = u.split_once("://") {
+            if scheme == "postgres" || scheme == "postgresql" {
+                if rest.is_empty() || rest.starts_with('/') || rest.starts_with('?') {
+                    return Err(bad("no host (use `postgresql://user@host:port/database`)"));
                 }
-                _ => format!(
-                    "unknown scheme `{scheme}` (use `sqlite:///path/to.db`, a path, or `memory:`)"
-                ),
-            };
-            return Err(bad(&reason));
+                let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+                let db = path.split_once('/').map_or("", |(_, d)| d);
+                if db.is_empty() {
+                    return Err(bad(
+                        "no database name (use `postgresql://user@host:port/database`)",
+                    ));
+                }
+                return Ok(StorageUrl::Postgres(u.to_string()));
+            }
+            return Err(bad(&format!(
+                "unknown scheme `{scheme}` (use `sqlite:///path/to.db`, a path, `memory:` or \
+                 `postgresql://user@host:port/database`)"
+            )));
         }
         Ok(StorageUrl::Sqlite(PathBuf::from(u)))
     }
@@ -68,6 +79,7 @@ pub fn open_with(url: &str, options: &SqliteOptions) -> StorageResult<Box<dyn St
     Ok(match StorageUrl::parse(url)? {
         StorageUrl::Memory => Box::new(MemoryStorage::new()),
         StorageUrl::Sqlite(path) => Box::new(SqliteStorage::open_with(path, url, options)?),
+        StorageUrl::Postgres(u) => Box::new(PostgresStorage::open_with(&u, &PgOptions::default())?),
     })
 }
 
@@ -90,13 +102,26 @@ mod tests {
             StorageUrl::parse("./nascent.db").unwrap(),
             StorageUrl::Sqlite("./nascent.db".into())
         );
-        for bad in ["", "sqlite://", "mysql://x/y", "postgres://h/db"] {
+        assert_eq!(
+            StorageUrl::parse("postgresql://u@h:5433/db").unwrap(),
+            StorageUrl::Postgres("postgresql://u@h:5433/db".into())
+        );
+        assert_eq!(
+            StorageUrl::parse("postgres://h/db?application_name=w").unwrap(),
+            StorageUrl::Postgres("postgres://h/db?application_name=w".into())
+        );
+        for bad in [
+            "",
+            "sqlite://",
+            "mysql://x/y",
+            "postgres://h",
+            "postgresql://h/",
+            "postgresql:///db",
+        ] {
             let e = StorageUrl::parse(bad).unwrap_err().to_string();
             assert!(e.contains(&format!("`{bad}`")), "{e}");
         }
-        let e = StorageUrl::parse("postgres://h/db")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("PostgreSQL"), "{e}");
+        let e = StorageUrl::parse("postgres://h").unwrap_err().to_string();
+        assert!(e.contains("database name"), "{e}");
     }
 }

@@ -89,6 +89,31 @@ fn an_older_file_is_migrated_with_its_data() {
     })
     .unwrap();
     assert_eq!(s.artefacts(study.id).unwrap().len(), 1);
+    // Version 3 ranked the completed trial by its first value (the running one is not).
+    let ranked = s.ranked_trials(study.id, 0, 10).unwrap();
+    assert_eq!(ranked.len(), 1);
+    assert_eq!(ranked[0], trials[0]);
+    // And ranks trials that finish after the migration, by the stored direction.
+    s.finish(
+        study.id,
+        1,
+        "w",
+        &nascent_core::TrialResult {
+            state: nascent_core::TrialState::Complete,
+            reason: None,
+            metrics: [("val_accuracy".to_string(), 90.0)].into_iter().collect(),
+            values: vec![90.0],
+            cost_seconds: 1.0,
+        },
+    )
+    .unwrap();
+    let ranked: Vec<u64> = s
+        .ranked_trials(study.id, 0, 10)
+        .unwrap()
+        .iter()
+        .map(|t| t.number)
+        .collect();
+    assert_eq!(ranked, vec![1, 0]);
 }
 
 #[test]
