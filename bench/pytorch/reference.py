@@ -6,6 +6,8 @@ weight decay 5e-4) on batches held in memory, and measures training images per s
 median batch-1 inference latency. Prints one JSON object.
 
     python reference.py --net nb201 --cells 5 --channels 16 --batch 64 --steps 10 --threads 2
+
+With --amp bf16 (or fp16, with a GradScaler) the forward pass runs under torch.autocast.
 """
 
 import argparse
@@ -218,6 +220,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none",
+                   help="autocast the forward pass to bfloat16 or float16 (float16 with a GradScaler)")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -242,13 +246,32 @@ def main():
 
     net.train()
 
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(a.amp)
+    scaler = torch.amp.GradScaler(dev.type) if a.amp == "fp16" else None
+
     def step(k):
         x, y = batches[k % len(batches)]
-        loss = F.cross_entropy(net(x), y)
+        if amp_dtype is None:
+            loss = F.cross_entropy(net(x), y)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            return loss
+        with torch.autocast(dev.type, dtype=amp_dtype):
+            logits = net(x)
+        loss = F.cross_entropy(logits.float(), y)
         opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
+        if scaler is None:
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            scaler.step(opt)
+            scaler.update()
         return loss
 
     for k in range(a.warmup):

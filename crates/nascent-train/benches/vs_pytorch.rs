@@ -5,6 +5,7 @@
 //! bench/pytorch/run.sh [--net nb201|darts|both] [--batch 64] [--steps 10] [--rounds 3]
 //!                      [--threads 2] [--device cpu|cuda] [--json FILE]
 //!                      [--python PY] [--reference bench/pytorch/reference.py] [--prefetch 2]
+//!                      [--amp none|bf16|fp16]
 //! ```
 //!
 //! Networks: the NAS-Bench-201 network with the all-`nor_conv_3x3` cell (N = 5 cells a stage,
@@ -17,11 +18,14 @@
 //! data loader on in-memory data of the same shape, so the data-loading cost is counted
 //! against nascent only. Each side runs `--rounds` times, alternating, and the best round of
 //! each is compared (the machine may be shared); the ratios are nascent / PyTorch.
+//!
+//! `--amp bf16` trains both in bfloat16 autocast (`torch.autocast` in PyTorch, the trainer's
+//! [`AmpDtype::BFloat16`] in nascent); `--amp fp16` in float16 with loss scaling (CUDA only).
 
 use nascent_core::NoReporter;
 use nascent_space::{DartsGenotype, Nb201Arch};
 use nascent_train::data::{Augment, DataSplits, Dataset, LoadedData, Samples};
-use nascent_train::trainer::{NoObserver, TrainConfig, Trainer};
+use nascent_train::trainer::{AmpDtype, NoObserver, TrainConfig, Trainer};
 use nascent_train::{Builder, DartsBuilder, Model, Nb201Builder, NetSpec};
 use std::path::PathBuf;
 use std::process::Command;
@@ -45,6 +49,7 @@ struct Opts {
     darts_channels: i64,
     latency_runs: usize,
     prefetch: usize,
+    amp: String,
     python: Option<String>,
     reference: String,
     json: Option<PathBuf>,
@@ -86,6 +91,7 @@ fn parse_args() -> Opts {
         darts_channels: 16,
         latency_runs: 30,
         prefetch: 2,
+        amp: "none".into(),
         python: std::env::var("NASCENT_BENCH_PYTHON").ok(),
         reference: concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -136,6 +142,13 @@ fn parse_args() -> Opts {
             "--darts-channels" => o.darts_channels = num(&v) as i64,
             "--latency-runs" => o.latency_runs = num(&v).max(1),
             "--prefetch" => o.prefetch = num(&v),
+            "--amp" => {
+                if !["none", "bf16", "fp16"].contains(&v.as_str()) {
+                    eprintln!("--amp: none, bf16 or fp16");
+                    std::process::exit(1)
+                }
+                o.amp = v
+            }
             "--python" => o.python = Some(v),
             "--reference" => o.reference = v,
             "--json" => o.json = Some(PathBuf::from(v)),
@@ -192,6 +205,8 @@ fn run_pytorch(o: &Opts, py: &str, net: Net) -> Measure {
             &o.latency_runs.to_string(),
             "--device",
             &o.device,
+            "--amp",
+            &o.amp,
         ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {py}: {e}"));
@@ -265,6 +280,13 @@ fn model(o: &Opts, net: Net, device: Device) -> Model {
     }
 }
 
+/// The 1-, 5- and 15-minute load averages (Linux), to judge how busy the machine was.
+fn load_average() -> Option<[f64; 3]> {
+    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut it = s.split_whitespace().map(|v| v.parse::<f64>().ok());
+    Some([it.next()??, it.next()??, it.next()??])
+}
+
 fn sync(device: Device) {
     if let Device::Cuda(i) = device {
         tch::Cuda::synchronize(i as i64);
@@ -280,7 +302,12 @@ fn run_nascent(o: &Opts, net: Net, device: Device) -> Measure {
         augment: Augment::none(),
         threads: Some(o.threads),
         prefetch: o.prefetch,
-        mixed_precision: false,
+        mixed_precision: o.amp != "none",
+        amp_dtype: if o.amp == "fp16" {
+            AmpDtype::Float16
+        } else {
+            AmpDtype::BFloat16
+        },
         evaluate_test: false,
         ..TrainConfig::default()
     };
@@ -340,9 +367,11 @@ fn main() {
     };
     let py = python(&o);
     eprintln!(
-        "vs_pytorch: batch {}, {} steps, {} threads, device {}, {} rounds, python {py}",
-        o.batch, o.steps, o.threads, o.device, o.rounds
+        "vs_pytorch: batch {}, {} steps, {} threads, device {}, amp {}, {} rounds, python {py}",
+        o.batch, o.steps, o.threads, o.device, o.amp, o.rounds
     );
+    let load_start = load_average();
+    eprintln!("load average at the start: {load_start:?}");
     let mut rows = Vec::new();
     for &net in &o.nets {
         let mut best_py: Option<Measure> = None;
@@ -416,6 +445,8 @@ fn main() {
             "latency_ratio": lr,
         }));
     }
+    let load_end = load_average();
+    eprintln!("load average at the end: {load_end:?}");
     println!(
         "(throughput ratio = nascent/PyTorch images per second, higher is better; latency ratio = \
          nascent/PyTorch batch-1 milliseconds, lower is better)"
@@ -423,7 +454,8 @@ fn main() {
     if let Some(path) = &o.json {
         let v = serde_json::json!({
             "batch": o.batch, "steps": o.steps, "threads": o.threads, "device": o.device,
-            "rounds": o.rounds, "results": json_rows,
+            "amp": o.amp, "rounds": o.rounds, "results": json_rows,
+            "load_average_start": load_start, "load_average_end": load_end,
         });
         if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()) {
             eprintln!("error: cannot write --json {}: {e}", path.display());

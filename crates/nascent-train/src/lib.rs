@@ -17,6 +17,7 @@ pub mod export;
 pub mod graph;
 pub mod metrics;
 pub mod model;
+mod native;
 pub mod nets;
 pub mod ops;
 pub mod recipe;

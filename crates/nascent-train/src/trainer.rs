@@ -2,9 +2,14 @@
 //!
 //! SGD (momentum, Nesterov, weight decay) or Adam/AdamW, with a cosine, step or constant
 //! learning-rate schedule (optionally after a linear warm-up), computed per step; label
-//! smoothing; gradient clipping by global norm; mixed precision with dynamic loss scaling on
-//! CUDA (the CPU trains in float32: autocast is off there); the auxiliary-head loss and the
-//! drop-path schedule of DARTS networks.
+//! smoothing; gradient clipping by global norm; mixed precision: float16 autocast with dynamic
+//! loss scaling on CUDA (the CPU then trains in float32), or bfloat16 autocast on CUDA and on
+//! the CPU ([`AmpDtype`]); the auxiliary-head loss and the drop-path schedule of DARTS networks.
+//!
+//! The optimizer step, the gradient clipping and the gradient reset are multi-tensor
+//! operations (libtorch's `_foreach_*` kernels): one call for all the parameters, as PyTorch's
+//! `foreach` optimizers. Batches are made on a loader thread; on CUDA they come in pinned
+//! host memory and are copied without blocking.
 //!
 //! After every epoch the validation accuracy goes to a [`Reporter`]; [`Control::Stop`] ends the
 //! run as [`TrainEnd::Stopped`] (a pruned trial). A loss that turns NaN or infinite ends the run
@@ -17,6 +22,7 @@
 use crate::data::{Augment, DataSplits, Dataset, Loader, LoaderConfig, Normalization};
 use crate::error::{TrainError, TrainResult};
 use crate::model::Model;
+use crate::native;
 use nascent_core::{Control, Error, Reporter, derive_seed};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,6 +78,60 @@ impl Optimizer {
     }
 }
 
+/// The reduced-precision dtype of mixed precision ([`TrainConfig::mixed_precision`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AmpDtype {
+    /// float16 autocast with dynamic loss scaling, on CUDA only (the CPU trains in float32).
+    #[default]
+    Float16,
+    /// bfloat16 autocast on CUDA and on the CPU, without loss scaling (bfloat16 has float32's
+    /// range). On a CPU without bfloat16 instructions it is slower than float32.
+    BFloat16,
+}
+
+impl AmpDtype {
+    /// Names accepted by [`AmpDtype::from_str`](std::str::FromStr).
+    pub const NAMES: [&'static str; 2] = ["float16", "bfloat16"];
+
+    /// The tch kind.
+    pub fn kind(self) -> Kind {
+        match self {
+            AmpDtype::Float16 => Kind::Half,
+            AmpDtype::BFloat16 => Kind::BFloat16,
+        }
+    }
+
+    /// Whether mixed precision with this dtype runs on `device` (else it trains in float32).
+    pub fn runs_on(self, device: Device) -> bool {
+        match self {
+            AmpDtype::Float16 => device.is_cuda(),
+            AmpDtype::BFloat16 => matches!(device, Device::Cpu | Device::Cuda(_)),
+        }
+    }
+}
+
+impl std::str::FromStr for AmpDtype {
+    type Err = Error;
+
+    /// `float16` (`fp16`, `half`) or `bfloat16` (`bf16`).
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "float16" | "fp16" | "half" => Ok(AmpDtype::Float16),
+            "bfloat16" | "bf16" => Ok(AmpDtype::BFloat16),
+            _ => Err(Error::unknown("mixed-precision dtype", s, &AmpDtype::NAMES)),
+        }
+    }
+}
+
+impl std::fmt::Display for AmpDtype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AmpDtype::Float16 => "float16",
+            AmpDtype::BFloat16 => "bfloat16",
+        })
+    }
+}
+
 /// How the learning rate changes over training (after the warm-up).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Schedule {
@@ -112,8 +172,11 @@ pub struct TrainConfig {
     pub label_smoothing: f64,
     /// Clip the global gradient norm to this value.
     pub grad_clip: Option<f64>,
-    /// Mixed precision (float16 autocast with loss scaling) where the device has it (CUDA).
+    /// Mixed precision where the device has it: autocast to [`TrainConfig::amp_dtype`].
     pub mixed_precision: bool,
+    /// The dtype of mixed precision: float16 (CUDA only, with loss scaling; the default) or
+    /// bfloat16 (CUDA and CPU).
+    pub amp_dtype: AmpDtype,
     /// Weight of the auxiliary head's loss (DARTS networks that have one).
     pub aux_weight: f64,
     /// Final drop-path probability, reached linearly over the epochs (DARTS networks).
@@ -149,6 +212,7 @@ impl Default for TrainConfig {
             label_smoothing: 0.0,
             grad_clip: Some(5.0),
             mixed_precision: true,
+            amp_dtype: AmpDtype::Float16,
             aux_weight: 0.4,
             drop_path_prob: 0.0,
             augment: Augment::none(),
@@ -421,9 +485,12 @@ impl Trainer {
     ) -> TrainResult<TrainReport> {
         let cfg = &self.cfg;
         let device = model.device();
-        let amp = cfg.mixed_precision && device.is_cuda();
-        if cfg.mixed_precision && !device.is_cuda() {
-            log::debug!("mixed precision is off on {device:?}: training in float32");
+        let amp = cfg.mixed_precision && cfg.amp_dtype.runs_on(device);
+        if cfg.mixed_precision && !amp {
+            log::debug!(
+                "{} mixed precision is off on {device:?}: training in float32",
+                cfg.amp_dtype
+            );
         }
         let train = Arc::new(data.train.clone());
         let loader = Loader::new(
@@ -438,10 +505,11 @@ impl Trainer {
                 prefetch: cfg.prefetch,
                 low_priority: !device.is_cuda(),
             },
-        );
+        )
+        .pin_memory(device);
         let spe = loader.len();
         let mut opt = OptimizerState::new(model, cfg.optimizer.clone());
-        let mut scaler = LossScaler::new(amp);
+        let mut scaler = LossScaler::new(amp && cfg.amp_dtype == AmpDtype::Float16);
         let mut first_epoch = 0u32;
         if cfg.resume
             && let Some(ck) = &cfg.checkpoint
@@ -480,8 +548,10 @@ impl Trainer {
                 let step = epoch as usize * spe + b;
                 lr = cfg.lr_at(step, spe);
                 let xs = prepare(&batch.images, device, cfg.resolution);
-                let ys = batch.labels.to_device(device);
-                let out = tch::autocast(amp, || model.net.forward(&xs, true));
+                let ys = to_device(&batch.labels, device);
+                let out = native::autocast(device, cfg.amp_dtype.kind(), amp, || {
+                    model.net.forward(&xs, true)
+                })?;
                 let mut loss = out.logits.to_kind(Kind::Float).cross_entropy_loss(
                     &ys,
                     None::<Tensor>,
@@ -501,14 +571,14 @@ impl Trainer {
                     );
                     loss += aux_loss * cfg.aux_weight;
                 }
-                opt.zero_grad();
+                opt.zero_grad()?;
                 scaler.backward(&loss);
                 let finite_grads = scaler.unscale_and_check(&opt.params)?;
                 if finite_grads {
                     if let Some(c) = cfg.grad_clip {
-                        clip_grad_norm(&opt.params, c);
+                        clip_grad_norm(&opt.params, c)?;
                     }
-                    opt.step(lr);
+                    opt.step(lr)?;
                 }
                 tch::no_grad(|| {
                     let l = loss.detach();
@@ -613,9 +683,19 @@ impl Trainer {
     }
 }
 
+/// Moves `t` to `device`; to a GPU without blocking the host (the loader pins the batches, so
+/// the copy overlaps with the GPU's work; the pinned block is not reused before it is done).
+fn to_device(t: &Tensor, device: Device) -> Tensor {
+    if device.is_cuda() {
+        t.to_device_(device, t.kind(), true, false)
+    } else {
+        t.to_device(device)
+    }
+}
+
 /// Moves a batch to `device` and resizes it to `resolution` (bilinear) when that differs.
 fn prepare(images: &Tensor, device: Device, resolution: Option<i64>) -> Tensor {
-    let xs = images.to_device(device);
+    let xs = to_device(images, device);
     match resolution {
         Some(r) if xs.size()[2] != r || xs.size()[3] != r => {
             xs.upsample_bilinear2d([r, r], false, None::<f64>, None::<f64>)
@@ -645,13 +725,14 @@ pub fn accuracy(
             low_priority: !model.device().is_cuda(),
             ..LoaderConfig::eval(batch_size)
         },
-    );
+    )
+    .pin_memory(model.device());
     let device = model.device();
     tch::no_grad(|| {
         let mut correct = Tensor::zeros([], (Kind::Int64, device));
         for batch in loader.epoch(0) {
             let xs = prepare(&batch.images, device, resolution);
-            let ys = batch.labels.to_device(device);
+            let ys = to_device(&batch.labels, device);
             let logits = model.net.forward(&xs, false).logits;
             correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
         }
@@ -659,29 +740,20 @@ pub fn accuracy(
     })
 }
 
-/// Scales the gradients so that their global L2 norm is at most `max_norm` (as
-/// `torch.nn.utils.clip_grad_norm_`, without a host synchronisation).
-pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) {
-    tch::no_grad(|| {
-        let grads: Vec<Tensor> = params
-            .iter()
-            .map(|p| p.grad())
-            .filter(|g| g.defined())
-            .collect();
-        if grads.is_empty() {
-            return;
-        }
-        let norms: Vec<Tensor> = grads
-            .iter()
-            .map(|g| g.norm().to_kind(Kind::Float))
-            .collect();
-        let total = Tensor::stack(&norms, 0).norm();
-        let coef = (total + 1e-6).reciprocal() * max_norm;
-        let coef = coef.clamp_max(1.0);
-        for mut g in grads {
-            let _ = g.f_mul_(&coef);
-        }
-    })
+/// Scales the gradients of `params` so that their global L2 norm is at most `max_norm` (as
+/// `torch.nn.utils.clip_grad_norm_`, in one multi-tensor call, without a host
+/// synchronisation). Parameters without a gradient are left out.
+pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> TrainResult<()> {
+    let grads: Vec<Tensor> = params
+        .iter()
+        .map(|p| p.grad())
+        .filter(|g| g.defined())
+        .collect();
+    if grads.is_empty() {
+        return Ok(());
+    }
+    tch::no_grad(|| native::clip_grad_norm(&grads, max_norm))?;
+    Ok(())
 }
 
 /// The optimizer's parameters and state.
@@ -718,89 +790,90 @@ impl OptimizerState {
         }
     }
 
-    fn zero_grad(&mut self) {
-        for p in &mut self.params {
-            p.zero_grad();
-        }
+    /// Drops the gradients (PyTorch's `zero_grad()`): the next backward pass stores fresh ones
+    /// instead of adding to zeros, and a parameter it does not reach has none (no step).
+    fn zero_grad(&mut self) -> TrainResult<()> {
+        native::grads_to_none(&self.params)?;
+        Ok(())
     }
 
-    fn step(&mut self, lr: f64) {
+    /// The parameters that have a gradient, with their gradients, and their indices.
+    fn with_grads(&self) -> (Vec<usize>, Vec<Tensor>) {
+        let mut idx = Vec::with_capacity(self.params.len());
+        let mut grads = Vec::with_capacity(self.params.len());
+        for (i, p) in self.params.iter().enumerate() {
+            let g = p.grad();
+            if g.defined() {
+                idx.push(i);
+                grads.push(g);
+            }
+        }
+        (idx, grads)
+    }
+
+    /// One step at learning rate `lr` for every parameter that has a gradient, as a few
+    /// multi-tensor operations. State buffers start at zero (for SGD's momentum that gives
+    /// PyTorch's first step, `b = d`).
+    fn step(&mut self, lr: f64) -> TrainResult<()> {
         self.step += 1;
-        let t = self.step;
+        let (idx, grads) = self.with_grads();
+        if idx.is_empty() {
+            return Ok(());
+        }
+        let zeros = |slot: &mut Option<Tensor>, p: &Tensor| {
+            if slot.is_none() {
+                *slot = Some(p.detach().zeros_like());
+            }
+        };
+        let need1 = !matches!(self.kind, Optimizer::Sgd { momentum, .. } if momentum == 0.0);
+        let need2 = matches!(self.kind, Optimizer::Adam { .. });
+        for &i in &idx {
+            if need1 {
+                zeros(&mut self.buf1[i], &self.params[i]);
+            }
+            if need2 {
+                zeros(&mut self.buf2[i], &self.params[i]);
+            }
+        }
+        let params: Vec<&Tensor> = idx.iter().map(|&i| &self.params[i]).collect();
+        fn state<'a>(bufs: &'a [Option<Tensor>], idx: &[usize], on: bool) -> Vec<&'a Tensor> {
+            if on {
+                idx.iter().filter_map(|&i| bufs[i].as_ref()).collect()
+            } else {
+                Vec::new()
+            }
+        }
+        let b1 = state(&self.buf1, &idx, need1);
+        let b2 = state(&self.buf2, &idx, need2);
         tch::no_grad(|| match self.kind {
             Optimizer::Sgd {
                 momentum,
                 nesterov,
                 weight_decay,
-            } => {
-                for (p, buf) in self.params.iter_mut().zip(&mut self.buf1) {
-                    let g = p.grad();
-                    if !g.defined() {
-                        continue;
-                    }
-                    let d = if weight_decay != 0.0 {
-                        &g + &*p * weight_decay
-                    } else {
-                        g
-                    };
-                    let d = if momentum != 0.0 {
-                        let b = match buf {
-                            Some(b) => {
-                                let _ = b.f_mul_scalar_(momentum);
-                                let _ = b.f_add_(&d);
-                                b.shallow_clone()
-                            }
-                            None => {
-                                let b = d.detach().copy();
-                                *buf = Some(b.shallow_clone());
-                                b
-                            }
-                        };
-                        if nesterov { d + b * momentum } else { b }
-                    } else {
-                        d
-                    };
-                    let _ = p.f_sub_(&(d * lr));
-                }
-            }
+            } => native::sgd_step(&params, &grads, &b1, lr, momentum, weight_decay, nesterov),
             Optimizer::Adam {
                 beta1,
                 beta2,
                 eps,
                 weight_decay,
                 decoupled,
-            } => {
-                let bc1 = 1.0 - beta1.powi(t as i32);
-                let bc2 = 1.0 - beta2.powi(t as i32);
-                for ((p, m), v) in self
-                    .params
-                    .iter_mut()
-                    .zip(&mut self.buf1)
-                    .zip(&mut self.buf2)
-                {
-                    let g = p.grad();
-                    if !g.defined() {
-                        continue;
-                    }
-                    if decoupled && weight_decay != 0.0 {
-                        let _ = p.f_mul_scalar_(1.0 - lr * weight_decay);
-                    }
-                    let g = if !decoupled && weight_decay != 0.0 {
-                        &g + &*p * weight_decay
-                    } else {
-                        g
-                    };
-                    let m = m.get_or_insert_with(|| g.zeros_like());
-                    let v = v.get_or_insert_with(|| g.zeros_like());
-                    let _ = m.f_mul_scalar_(beta1);
-                    let _ = m.f_add_(&(&g * (1.0 - beta1)));
-                    let _ = v.f_mul_scalar_(beta2);
-                    let _ = v.f_add_(&(&g * &g * (1.0 - beta2)));
-                    let denom = v.sqrt() / bc2.sqrt() + eps;
-                    let _ = p.f_sub_(&(&*m / denom * (lr / bc1)));
-                }
-            }
-        })
+            } => native::adam_step(
+                &params,
+                &grads,
+                &b1,
+                &b2,
+                native::AdamStep {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                    decoupled,
+                    step: self.step,
+                },
+            ),
+        })?;
+        Ok(())
     }
 }
 
@@ -834,17 +907,12 @@ impl LossScaler {
         if !self.on {
             return Ok(true);
         }
-        let finite = tch::no_grad(|| {
-            let mut all = Vec::new();
-            for p in params {
-                let mut g = p.grad();
-                if g.defined() {
-                    let _ = g.f_mul_scalar_(1.0 / self.scale);
-                    all.push(g.isfinite().all());
-                }
-            }
-            all.is_empty() || Tensor::stack(&all, 0).all().int64_value(&[]) != 0
-        });
+        let grads: Vec<Tensor> = params
+            .iter()
+            .map(|p| p.grad())
+            .filter(|g| g.defined())
+            .collect();
+        let finite = !tch::no_grad(|| native::unscale_grads(&grads, 1.0 / self.scale))?;
         if finite {
             self.good_steps += 1;
             if self.good_steps >= 2000 {
@@ -946,6 +1014,404 @@ fn load_checkpoint(path: &Path, model: &mut Model, opt: &mut OptimizerState) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The per-tensor optimizer this crate had before the multi-tensor one (reference
+    /// numerics): one SGD or Adam update per parameter, tch's `zero_grad` (zeros) and a
+    /// per-tensor clipping.
+    struct PerTensor {
+        kind: Optimizer,
+        params: Vec<Tensor>,
+        buf1: Vec<Option<Tensor>>,
+        buf2: Vec<Option<Tensor>>,
+        step: i64,
+    }
+
+    impl PerTensor {
+        fn new(model: &Model, kind: Optimizer) -> Self {
+            let o = OptimizerState::new(model, kind.clone());
+            let n = o.params.len();
+            PerTensor {
+                kind,
+                params: o.params,
+                buf1: (0..n).map(|_| None).collect(),
+                buf2: (0..n).map(|_| None).collect(),
+                step: 0,
+            }
+        }
+
+        fn zero_grad(&mut self) {
+            for p in &mut self.params {
+                p.zero_grad();
+            }
+        }
+
+        fn clip(&self, max_norm: f64) {
+            tch::no_grad(|| {
+                let grads: Vec<Tensor> = self
+                    .params
+                    .iter()
+                    .map(|p| p.grad())
+                    .filter(|g| g.defined())
+                    .collect();
+                let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
+                let total = Tensor::stack(&norms, 0).norm();
+                let coef = ((total + 1e-6).reciprocal() * max_norm).clamp_max(1.0);
+                for mut g in grads {
+                    let _ = g.f_mul_(&coef);
+                }
+            })
+        }
+
+        fn step(&mut self, lr: f64) {
+            self.step += 1;
+            let t = self.step;
+            tch::no_grad(|| match self.kind {
+                Optimizer::Sgd {
+                    momentum,
+                    nesterov,
+                    weight_decay,
+                } => {
+                    for (p, buf) in self.params.iter_mut().zip(&mut self.buf1) {
+                        let g = p.grad();
+                        if !g.defined() {
+                            continue;
+                        }
+                        let d = &g + &*p * weight_decay;
+                        let d = if momentum != 0.0 {
+                            let b = match buf {
+                                Some(b) => {
+                                    let _ = b.f_mul_scalar_(momentum);
+                                    let _ = b.f_add_(&d);
+                                    b.shallow_clone()
+                                }
+                                None => {
+                                    let b = d.detach().copy();
+                                    *buf = Some(b.shallow_clone());
+                                    b
+                                }
+                            };
+                            if nesterov { d + b * momentum } else { b }
+                        } else {
+                            d
+                        };
+                        let _ = p.f_sub_(&(d * lr));
+                    }
+                }
+                Optimizer::Adam {
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                    decoupled,
+                } => {
+                    let bc1 = 1.0 - beta1.powi(t as i32);
+                    let bc2 = 1.0 - beta2.powi(t as i32);
+                    for ((p, m), v) in self
+                        .params
+                        .iter_mut()
+                        .zip(&mut self.buf1)
+                        .zip(&mut self.buf2)
+                    {
+                        let g = p.grad();
+                        if !g.defined() {
+                            continue;
+                        }
+                        if decoupled {
+                            let _ = p.f_mul_scalar_(1.0 - lr * weight_decay);
+                        }
+                        let g = if decoupled {
+                            g
+                        } else {
+                            &g + &*p * weight_decay
+                        };
+                        let m = m.get_or_insert_with(|| g.zeros_like());
+                        let v = v.get_or_insert_with(|| g.zeros_like());
+                        let _ = m.f_mul_scalar_(beta1);
+                        let _ = m.f_add_(&(&g * (1.0 - beta1)));
+                        let _ = v.f_mul_scalar_(beta2);
+                        let _ = v.f_add_(&(&g * &g * (1.0 - beta2)));
+                        let denom = v.sqrt() / bc2.sqrt() + eps;
+                        let _ = p.f_sub_(&(&*m / denom * (lr / bc1)));
+                    }
+                }
+            })
+        }
+    }
+
+    fn small_nb201(seed: i64) -> Model {
+        use crate::nets::Nb201Builder;
+        tch::manual_seed(seed);
+        let arch: nascent_space::Nb201Arch =
+            "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|"
+                .parse()
+                .unwrap();
+        let spec = crate::NetSpec {
+            in_channels: 3,
+            resolution: 8,
+            classes: 4,
+            channels: Some(4),
+            cells: Some(1),
+        };
+        Model::new(
+            &Nb201Builder as &dyn crate::Builder<nascent_space::Nb201Arch>,
+            &arch,
+            spec,
+            Device::Cpu,
+        )
+        .unwrap()
+    }
+
+    fn batches() -> Vec<(Tensor, Tensor)> {
+        tch::manual_seed(7);
+        (0..4)
+            .map(|_| {
+                (
+                    Tensor::randn([8, 3, 8, 8], (Kind::Float, Device::Cpu)),
+                    Tensor::randint(4, [8], (Kind::Int64, Device::Cpu)),
+                )
+            })
+            .collect()
+    }
+
+    fn loss_of(m: &Model, x: &Tensor, y: &Tensor) -> Tensor {
+        m.forward(x, true).cross_entropy_for_logits(y)
+    }
+
+    fn flat_params(m: &Model) -> Vec<f32> {
+        let mut vars: Vec<(String, Tensor)> = m.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        vars.iter()
+            .flat_map(|(_, t)| Vec::<f32>::try_from(t.flatten(0, -1)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn multi_tensor_optimizers_follow_the_per_tensor_trajectory() {
+        tch::set_num_threads(1);
+        let kinds = [
+            Optimizer::sgd_nesterov(),
+            Optimizer::Sgd {
+                momentum: 0.9,
+                nesterov: false,
+                weight_decay: 0.0,
+            },
+            Optimizer::Sgd {
+                momentum: 0.0,
+                nesterov: false,
+                weight_decay: 1e-3,
+            },
+            Optimizer::adam(),
+            Optimizer::Adam {
+                beta1: 0.9,
+                beta2: 0.99,
+                eps: 1e-8,
+                weight_decay: 0.05,
+                decoupled: true,
+            },
+            Optimizer::Adam {
+                beta1: 0.8,
+                beta2: 0.999,
+                eps: 1e-6,
+                weight_decay: 1e-3,
+                decoupled: false,
+            },
+        ];
+        let data = batches();
+        for kind in kinds {
+            let lr = if matches!(kind, Optimizer::Sgd { .. }) {
+                0.1
+            } else {
+                0.01
+            };
+            let a = small_nb201(3);
+            let b = small_nb201(3);
+            assert_eq!(flat_params(&a), flat_params(&b));
+            let mut fast = OptimizerState::new(&a, kind.clone());
+            let mut slow = PerTensor::new(&b, kind.clone());
+            let (mut la, mut lb) = (Vec::new(), Vec::new());
+            for step in 0..8 {
+                let (x, y) = &data[step % data.len()];
+                let l = loss_of(&a, x, y);
+                fast.zero_grad().unwrap();
+                l.backward();
+                clip_grad_norm(&fast.params, 1.0).unwrap();
+                fast.step(lr).unwrap();
+                la.push(l.double_value(&[]));
+                let l = loss_of(&b, x, y);
+                slow.zero_grad();
+                l.backward();
+                slow.clip(1.0);
+                slow.step(lr);
+                lb.push(l.double_value(&[]));
+            }
+            for (s, (x, y)) in la.iter().zip(&lb).enumerate() {
+                assert!(
+                    (x - y).abs() <= 1e-4 * y.abs().max(1.0),
+                    "{kind:?}: step {s}: loss {x} (multi-tensor) vs {y} (per-tensor)"
+                );
+            }
+            // Training moved the weights, by the same amounts: exactly up to rounding for SGD;
+            // Adam divides by the root of the second moment, which magnifies rounding
+            // differences in parameters whose gradients are almost zero, so it is compared on
+            // the whole change.
+            let (pa, pb) = (flat_params(&a), flat_params(&b));
+            let p0 = flat_params(&small_nb201(3));
+            let moved: f64 = p0.iter().zip(&pa).map(|(u, v)| (u - v).abs() as f64).sum();
+            let differ: f64 = pa.iter().zip(&pb).map(|(u, v)| (u - v).abs() as f64).sum();
+            assert!(moved > 1e-2, "{kind:?}: the weights did not change");
+            let worst = pa
+                .iter()
+                .zip(&pb)
+                .map(|(u, v)| (u - v).abs())
+                .fold(0f32, f32::max);
+            if matches!(kind, Optimizer::Sgd { .. }) {
+                assert!(worst < 1e-4, "{kind:?}: weights differ by {worst}");
+                assert!(differ < 1e-4 * moved, "{kind:?}: {differ} of {moved}");
+            } else {
+                assert!(differ < 1e-2 * moved, "{kind:?}: {differ} of {moved}");
+            }
+            assert!(la[7] < la[0] + 0.5, "{kind:?}: {la:?}");
+        }
+    }
+
+    #[test]
+    fn a_parameter_without_gradient_is_not_stepped() {
+        tch::set_num_threads(1);
+        let m = small_nb201(1);
+        let mut o = OptimizerState::new(&m, Optimizer::sgd_nesterov());
+        let (_, y) = &batches()[0];
+        let before = flat_params(&m);
+        // Gradients for the classifier only: nothing else may move (no weight decay step).
+        let feats = Tensor::randn([8, 16], (Kind::Float, Device::Cpu));
+        let cls: Vec<Tensor> = o
+            .names
+            .iter()
+            .zip(&o.params)
+            .filter(|(n, _)| n.starts_with("classifier"))
+            .map(|(_, p)| p.shallow_clone())
+            .collect();
+        assert_eq!(cls.len(), 2);
+        let (bias, w) = (&cls[0], &cls[1]);
+        assert_eq!(w.size(), [4, 16]);
+        let l = feats.linear(w, Some(bias)).cross_entropy_for_logits(y);
+        o.zero_grad().unwrap();
+        l.backward();
+        o.step(0.1).unwrap();
+        let after = flat_params(&m);
+        let changed = before.iter().zip(&after).filter(|(u, v)| u != v).count();
+        let cls_size = w.numel() + bias.numel();
+        assert!(
+            changed > 0 && changed <= cls_size,
+            "{changed} values changed"
+        );
+        assert_eq!(o.buf1.iter().filter(|b| b.is_some()).count(), 2);
+    }
+
+    /// Two classes a network tells apart easily: the top half of the image brighter than the
+    /// bottom half, or the reverse (with noise).
+    fn halves(n: usize, seed: u64) -> DataSplits {
+        let mut rng = nascent_core::Rng::new(seed);
+        let mut px = Vec::with_capacity(n * 64);
+        let mut labels = Vec::with_capacity(n);
+        for i in 0..n {
+            let label = (i % 2) as i64;
+            for y in 0..8 {
+                let bright = (y < 4) == (label == 0);
+                for _ in 0..8 {
+                    let base = if bright { 150 } else { 60 };
+                    px.push((base + rng.below(80)) as u8);
+                }
+            }
+            labels.push(label);
+        }
+        let train = Dataset::new(
+            Path::new("halves"),
+            [1, 8, 8],
+            crate::data::Samples::U8(px),
+            labels,
+            vec!["top".into(), "bottom".into()],
+        )
+        .unwrap();
+        DataSplits::split(
+            crate::data::LoadedData {
+                origin: "halves".into(),
+                train,
+                test: None,
+            },
+            0.25,
+            seed,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn bf16_autocast_trains_on_the_cpu() {
+        let data = halves(128, 1);
+        let run = |amp: AmpDtype| {
+            let cfg = TrainConfig {
+                epochs: 4,
+                batch_size: 16,
+                lr: 0.05,
+                threads: Some(1),
+                mixed_precision: true,
+                amp_dtype: amp,
+                evaluate_test: false,
+                ..TrainConfig::default()
+            };
+            let t = Trainer::new(cfg).unwrap();
+            t.seed_torch();
+            let arch: nascent_space::Nb201Arch =
+                "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+                    .parse()
+                    .unwrap();
+            let spec = crate::NetSpec {
+                in_channels: 1,
+                resolution: 8,
+                classes: 2,
+                channels: Some(4),
+                cells: Some(1),
+            };
+            let mut m = Model::new(
+                &crate::nets::Nb201Builder as &dyn crate::Builder<nascent_space::Nb201Arch>,
+                &arch,
+                spec,
+                Device::Cpu,
+            )
+            .unwrap();
+            t.fit(
+                &mut m,
+                &data,
+                &mut nascent_core::NoReporter,
+                &mut NoObserver,
+            )
+            .unwrap()
+        };
+        let bf = run(AmpDtype::BFloat16);
+        // float16 does not run on the CPU: float32 training.
+        let fp = run(AmpDtype::Float16);
+        let (lb, lf) = (bf.epochs[0].train_loss, fp.epochs[0].train_loss);
+        assert!(lb.is_finite() && lf.is_finite());
+        assert_ne!(lb, lf, "bfloat16 autocast changed nothing: was it on?");
+        assert!((lb - lf).abs() < 0.05 * lf, "bf16 {lb} vs f32 {lf}");
+        let val = bf.val_accuracy.unwrap();
+        assert!(
+            val >= 90.0,
+            "bf16 validation accuracy {val}%: {:?}",
+            bf.epochs
+        );
+        assert!(bf.epochs[3].train_loss < bf.epochs[0].train_loss);
+    }
+
+    #[test]
+    fn amp_dtype_parses_and_says_where_it_runs() {
+        assert_eq!("bf16".parse::<AmpDtype>().unwrap(), AmpDtype::BFloat16);
+        assert_eq!("Float16".parse::<AmpDtype>().unwrap(), AmpDtype::Float16);
+        let e = "fp8".parse::<AmpDtype>().unwrap_err().to_string();
+        assert!(e.contains("fp8") && e.contains("bfloat16"), "{e}");
+        assert!(AmpDtype::BFloat16.runs_on(Device::Cpu));
+        assert!(!AmpDtype::Float16.runs_on(Device::Cpu));
+        assert_eq!(TrainConfig::default().amp_dtype, AmpDtype::Float16);
+    }
 
     #[test]
     fn config_checks_name_the_field() {

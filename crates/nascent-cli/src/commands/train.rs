@@ -233,6 +233,7 @@ fn config(args: &Args, augment: Augment) -> TrainConfig {
         evaluate_test: true,
         checkpoint: args.checkpoint.clone(),
         resume: args.resume,
+        ..TrainConfig::default()
     }
 }
 

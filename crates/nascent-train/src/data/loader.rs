@@ -3,14 +3,17 @@
 //! While torch computes a step on the calling thread, a producer thread gathers the next
 //! batches (normalising and augmenting each sample, and making the tensors), so both cores stay
 //! busy. The order and the augmentation of epoch `e` depend only on the seed and `e`: the same
-//! seed gives the same batches, whether prefetching is on or off.
+//! seed gives the same batches, whether prefetching is on or off. Samples are written straight
+//! into the batch tensor's memory (no intermediate buffer); for a GPU the producer also copies
+//! each batch into pinned (page-locked) host memory, so that the copy to the GPU does not block
+//! ([`Loader::pin_memory`]).
 
 use super::{Augment, Dataset, Normalization};
 use nascent_core::{Rng, derive_seed};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
-use tch::Tensor;
+use tch::{Device, Kind, Tensor};
 
 /// How batches are made.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +65,8 @@ pub struct Loader {
     data: Arc<Dataset>,
     norm: Normalization,
     cfg: LoaderConfig,
+    /// Pin batches for copies to this CUDA device.
+    pin: Option<Device>,
 }
 
 impl Loader {
@@ -71,7 +76,20 @@ impl Loader {
             batch_size: cfg.batch_size.max(1),
             ..cfg
         };
-        Loader { data, norm, cfg }
+        Loader {
+            data,
+            norm,
+            cfg,
+            pin: None,
+        }
+    }
+
+    /// Makes the batches in pinned host memory when `device` is a CUDA GPU (on the producer
+    /// thread, off the training loop's path), so that copies to it can be asynchronous; other
+    /// devices need nothing and leave the loader as it is.
+    pub fn pin_memory(mut self, device: Device) -> Self {
+        self.pin = device.is_cuda().then_some(device);
+        self
     }
 
     /// The dataset.
@@ -127,6 +145,7 @@ impl Loader {
             next: 0,
             buf: Vec::new(),
             low_priority: self.cfg.low_priority,
+            pin: self.pin,
         };
         if self.cfg.prefetch == 0 {
             return Batches {
@@ -169,6 +188,7 @@ struct Producer {
     next: usize,
     buf: Vec<f32>,
     low_priority: bool,
+    pin: Option<Device>,
 }
 
 impl Producer {
@@ -183,7 +203,21 @@ impl Producer {
         let shape = self.data.shape();
         let [c, h, w] = shape;
         let per = c * h * w;
-        let mut xs = vec![0f32; idx.len() * per];
+        let n = idx.len() as i64;
+        let shape4 = [n, c as i64, h as i64, w as i64];
+        // Zeros, not `empty`: the slice below must never see uninitialised memory.
+        let images = Tensor::zeros(shape4, (Kind::Float, Device::Cpu));
+        let len = idx.len() * per;
+        let mut fallback = Vec::new();
+        let xs: &mut [f32] = if len == 0 || images.numel() != len || !images.is_contiguous() {
+            fallback.resize(len, 0f32);
+            &mut fallback
+        } else {
+            // SAFETY: `images` is a fresh, initialised, contiguous float32 CPU tensor of `len`
+            // elements that nothing else references until this function returns it; the slice
+            // is last used before `images` is moved.
+            unsafe { std::slice::from_raw_parts_mut(images.data_ptr() as *mut f32, len) }
+        };
         let mut ys = Vec::with_capacity(idx.len());
         self.buf.resize(per, 0.0);
         let augment = self.data.is_image() && !self.cfg.augment.is_identity();
@@ -205,10 +239,18 @@ impl Producer {
             }
             ys.push(self.data.labels()[i]);
         }
-        let n = idx.len() as i64;
-        Some(Batch {
-            images: Tensor::from_slice(&xs).view([n, c as i64, h as i64, w as i64]),
-            labels: Tensor::from_slice(&ys),
+        let images = if fallback.is_empty() {
+            images
+        } else {
+            Tensor::from_slice(&fallback).view(shape4)
+        };
+        let labels = Tensor::from_slice(&ys);
+        Some(match self.pin {
+            Some(d) => Batch {
+                images: images.pin_memory(d),
+                labels: labels.pin_memory(d),
+            },
+            None => Batch { images, labels },
         })
     }
 }
