@@ -21,7 +21,7 @@ fn cifar() -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("skipped: {} is absent", p.display());
+        nascent_core::testing::skip(format_args!("{} is absent", p.display()));
         None
     }
 }
@@ -181,7 +181,7 @@ fn naswot_and_synflow_rank_sixty_cells_like_the_table() {
     let Some(path) = cifar() else { return };
     let table_path = data_dir().join("nb201/nb201.csv");
     if !table_path.exists() {
-        eprintln!("skipped: {} is absent", table_path.display());
+        nascent_core::testing::skip(format_args!("{} is absent", table_path.display()));
         return;
     }
     let table = Nb201Table::load(&table_path).unwrap();
