@@ -1,30 +1,21 @@
-//! The evaluator and the harness on the real table (skipped where the shared data is absent).
+//! The evaluator and the harness on the real table (skipped where the shared data is absent,
+//! failing under CI).
 
 use nascent_bench::{
     BenchObjective, BenchSpec, Dataset, FLOPS, LatencyTable, Nb201Bench, Nb201Evaluator,
     Nb201Table, PARAMS, TEST_ACCURACY, VAL_ACCURACY,
 };
+use nascent_core::testing::shared_data;
 use nascent_core::{Budget, Evaluator, NoReporter, Outcome};
 use nascent_space::{Nb201Arch, Nb201Op};
 use nascent_strategy::{StrategyConfig, StrategyKind};
-use std::path::Path;
 use std::sync::Arc;
 
-const DATA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/nb201/nb201.csv"
-);
-const LATENCY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/nb201/nb201_latency_ms.csv"
-);
-
+/// The real table, or `None` with a message when absent (a failure under CI).
 fn table() -> Option<Arc<Nb201Table>> {
-    if !Path::new(DATA).exists() {
-        eprintln!("skipping: {DATA} is missing");
-        return None;
-    }
-    Some(Arc::new(Nb201Table::load(DATA).unwrap()))
+    Some(Arc::new(
+        Nb201Table::load(shared_data("nb201/nb201.csv")?).unwrap(),
+    ))
 }
 
 #[test]
@@ -105,11 +96,10 @@ fn the_harness_is_deterministic_and_random_search_matches_the_paper() {
 #[test]
 fn multi_objective_runs_report_a_hypervolume_fraction() {
     let Some(t) = table() else { return };
-    if !Path::new(LATENCY).exists() {
-        eprintln!("skipping: {LATENCY} is missing");
+    let Some(latency) = shared_data("nb201/nb201_latency_ms.csv") else {
         return;
-    }
-    let lat = LatencyTable::load(LATENCY).unwrap();
+    };
+    let lat = LatencyTable::load(latency).unwrap();
     let objectives = BenchObjective::parse_list("accuracy,latency:pixel3", Some(&lat)).unwrap();
     let bench = Nb201Bench::new(t, Some(Arc::new(lat)));
     let spec = BenchSpec {

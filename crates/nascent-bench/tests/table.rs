@@ -3,18 +3,9 @@
 
 use nascent_bench::{Dataset, LatencyTable, Nb201Table};
 use nascent_core::SearchSpace;
+use nascent_core::testing::shared_data;
 use nascent_space::Nb201Space;
 use std::io::Cursor;
-use std::path::Path;
-
-const DATA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/nb201/nb201.csv"
-);
-const LATENCY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/nb201/nb201_latency_ms.csv"
-);
 
 const HEADER: &str = "index,arch_str,cifar10_test_200ep,cifar100_test_200ep,imagenet16_test_200ep,\
 cifar10_test_12ep,cifar10valid_val_12ep,cifar100_test_12ep,cifar100_val_12ep,imagenet16_test_12ep,\
@@ -175,11 +166,10 @@ fn latency_errors_name_the_file_and_line() {
 
 #[test]
 fn the_real_tables_load_with_the_published_anchors() {
-    if !Path::new(DATA).exists() {
-        eprintln!("skipping: {DATA} is missing");
+    let Some(data) = shared_data("nb201/nb201.csv") else {
         return;
-    }
-    let t = Nb201Table::load(DATA).unwrap();
+    };
+    let t = Nb201Table::load(data).unwrap();
     let max = |d: Dataset| {
         t.rows()
             .iter()
@@ -200,11 +190,10 @@ fn the_real_tables_load_with_the_published_anchors() {
     let best = argmax(&|i| t.rows()[i].signal(Dataset::Cifar10));
     assert_eq!(best, 13714);
     assert_eq!(t.rows()[best].test(Dataset::Cifar10), max(Dataset::Cifar10));
-    if !Path::new(LATENCY).exists() {
-        eprintln!("skipping the latency table: {LATENCY} is missing");
+    let Some(latency) = shared_data("nb201/nb201_latency_ms.csv") else {
         return;
-    }
-    let l = LatencyTable::load(LATENCY).unwrap();
+    };
+    let l = LatencyTable::load(latency).unwrap();
     assert_eq!(l.devices().len(), 27);
     let arch = t.rows()[1].arch;
     let d = l.device("pixel3").unwrap();

@@ -1,17 +1,13 @@
 //! `nascent bench nb201` through the binary: bad input exits 1 with a message that names the
 //! problem (never a panic), and a small real run prints the table, the JSON lines and the plot.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-const DATA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/nb201/nb201.csv"
-);
-const LATENCY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/nb201/nb201_latency_ms.csv"
-);
+/// `<shared data>/<rel>` as text, or `None` with a message when absent (a failure under CI).
+fn shared(rel: &str) -> Option<String> {
+    nascent_core::testing::shared_data(rel).map(|p| p.display().to_string())
+}
 
 fn nascent(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nascent"))
@@ -135,34 +131,38 @@ fn bad_arguments_exit_1_naming_the_problem() {
 
 #[test]
 fn bad_numbers_with_real_data_exit_1() {
-    if !Path::new(DATA).exists() {
-        eprintln!("skipping: {DATA} is missing");
+    let Some(data) = shared("nb201/nb201.csv") else {
         return;
-    }
-    fails_with(&refs(&bench(DATA, &["--queries", "0"])), &["`queries`"]);
-    fails_with(&refs(&bench(DATA, &["--runs", "0"])), &["`runs`"]);
+    };
+    fails_with(&refs(&bench(&data, &["--queries", "0"])), &["`queries`"]);
+    fails_with(&refs(&bench(&data, &["--runs", "0"])), &["`runs`"]);
     fails_with(
-        &refs(&bench(DATA, &["--objectives", "accuracy,latency:pixel3"])),
+        &refs(&bench(&data, &["--objectives", "accuracy,latency:pixel3"])),
         &["--latency"],
     );
-    if Path::new(LATENCY).exists() {
-        fails_with(
-            &refs(&bench(
-                DATA,
-                &["--latency", LATENCY, "--objectives", "accuracy,latency:tpu"],
-            )),
-            &["unknown device `tpu`", "pixel3"],
-        );
-    }
+    let Some(latency) = shared("nb201/nb201_latency_ms.csv") else {
+        return;
+    };
+    fails_with(
+        &refs(&bench(
+            &data,
+            &[
+                "--latency",
+                &latency,
+                "--objectives",
+                "accuracy,latency:tpu",
+            ],
+        )),
+        &["unknown device `tpu`", "pixel3"],
+    );
 }
 
 #[test]
 fn a_small_run_prints_table_json_and_plot() {
-    if !Path::new(DATA).exists() {
-        eprintln!("skipping: {DATA} is missing");
+    let Some(data) = shared("nb201/nb201.csv") else {
         return;
-    }
-    let out = nascent(&refs(&bench(DATA, &["--strategy", "random,evolution"])));
+    };
+    let out = nascent(&refs(&bench(&data, &["--strategy", "random,evolution"])));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -179,7 +179,7 @@ fn a_small_run_prints_table_json_and_plot() {
 
     let plot = std::env::temp_dir().join(format!("nascent-bench-cli-{}.svg", std::process::id()));
     let out = nascent(&refs(&bench(
-        DATA,
+        &data,
         &[
             "--strategy",
             "local,gp",

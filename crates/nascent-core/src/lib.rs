@@ -20,6 +20,7 @@ pub mod space;
 pub mod stats;
 pub mod storage;
 pub mod strategy;
+pub mod testing;
 pub mod trial;
 
 pub use error::{Error, Result};

@@ -4,7 +4,6 @@ use nascent_core::{Encoding, Rng, SearchSpace};
 use nascent_space::{Nb201Arch, Nb201Space};
 use proptest::prelude::*;
 use std::collections::HashSet;
-use std::path::Path;
 
 proptest! {
     #[test]
@@ -73,11 +72,9 @@ fn enumeration_is_the_whole_space_once() {
 
 #[test]
 fn index_order_equals_the_benchmark_table() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/nb201/nb201.csv");
-    if !path.exists() {
-        eprintln!("skipped: {} is absent", path.display());
+    let Some(path) = nascent_core::testing::shared_data("nb201/nb201.csv") else {
         return;
-    }
+    };
     let s = Nb201Space::new();
     let mut r = csv::Reader::from_path(&path).unwrap();
     let mut n = 0;

@@ -10,20 +10,36 @@
 #![warn(missing_docs)]
 
 pub mod data;
+#[cfg(feature = "torch")]
 pub mod device;
+#[cfg(feature = "torch")]
 pub mod error;
+#[cfg(feature = "torch")]
 pub mod evaluate;
+#[cfg(feature = "torch")]
 pub mod export;
+#[cfg(feature = "torch")]
 pub mod graph;
+#[cfg(feature = "torch")]
 pub mod metrics;
+#[cfg(feature = "torch")]
 pub mod model;
+#[cfg(feature = "torch")]
 mod native;
+#[cfg(feature = "torch")]
 pub mod nets;
+#[cfg(feature = "torch")]
 pub mod ops;
+#[cfg(feature = "torch")]
 pub mod recipe;
+#[cfg(feature = "torch")]
 pub mod trainer;
 
+#[cfg(feature = "torch")]
 pub use error::{TrainError, TrainResult};
+#[cfg(feature = "torch")]
 pub use model::{Builder, Model, NetOutput, NetSpec, Network};
+#[cfg(feature = "torch")]
 pub use nets::{ChainBuilder, DartsBuilder, GraphNet, Nb201Builder};
+#[cfg(feature = "torch")]
 pub use ops::{Op, OpConfig};

@@ -7,18 +7,10 @@ use nascent_space::Nb201Arch;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-/// The table file, or `None` (with a message naming it) when the shared data is absent.
+/// The table file, or `None` (with a message naming it) when the shared data is absent; a
+/// failure under CI (see [`nascent_core::testing`]).
 pub fn table_path() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/nb201/nb201.csv"
-    ));
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is missing", p.display());
-        None
-    }
+    nascent_core::testing::shared_data("nb201/nb201.csv")
 }
 
 /// CIFAR-10 accuracies of every NB201 cell.

@@ -9,7 +9,7 @@
 
 use super::{Dataset, LoadedData, Samples};
 use nascent_core::{Error, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Which CIFAR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,12 +86,27 @@ pub fn parse_batch(path: &Path, bytes: &[u8], kind: CifarKind) -> Result<(Vec<u8
 }
 
 fn read_batches(dir: &Path, files: &[&str], kind: CifarKind, names: &[String]) -> Result<Dataset> {
-    let mut px = Vec::new();
-    let mut labels = Vec::new();
+    let mut batches = Vec::new();
     for f in files {
         let path = dir.join(f);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let (p, l) = parse_batch(&path, &bytes, kind)?;
+        batches.push((path, bytes));
+    }
+    batches_dataset(dir, &batches, kind, names)
+}
+
+/// The dataset of the batch files `batches` (`(path, bytes)`, read from `dir`), with the
+/// class names `names`.
+pub fn batches_dataset(
+    dir: &Path,
+    batches: &[(PathBuf, Vec<u8>)],
+    kind: CifarKind,
+    names: &[String],
+) -> Result<Dataset> {
+    let mut px = Vec::new();
+    let mut labels = Vec::new();
+    for (path, bytes) in batches {
+        let (p, l) = parse_batch(path, bytes, kind)?;
         px.extend(p);
         labels.extend(l);
     }
@@ -99,15 +114,21 @@ fn read_batches(dir: &Path, files: &[&str], kind: CifarKind, names: &[String]) -
 }
 
 fn class_names(dir: &Path, file: &str, k: usize) -> Vec<String> {
-    let names: Vec<String> = std::fs::read_to_string(dir.join(file))
-        .map(|s| {
-            s.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
+    parse_class_names(
+        &std::fs::read_to_string(dir.join(file)).unwrap_or_default(),
+        k,
+    )
+}
+
+/// The `k` class names listed one per line in `text` (blank lines skipped), or `0`, `1`, ...
+/// when it does not list exactly `k`.
+pub fn parse_class_names(text: &str, k: usize) -> Vec<String> {
+    let names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
     if names.len() == k {
         names
     } else {

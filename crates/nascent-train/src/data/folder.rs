@@ -12,7 +12,7 @@ use image::DynamicImage;
 use nascent_core::{Error, Result};
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// How much of a folder to read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -118,15 +118,7 @@ fn walk(root: &Path, d: &Path, out: &mut Vec<Entry>, depth: usize) -> Result<()>
         if p.is_dir() {
             walk(root, &p, out, depth + 1)?;
         } else {
-            let rel: Vec<String> = p
-                .strip_prefix(root)
-                .unwrap_or(&p)
-                .components()
-                .filter_map(|c| match c {
-                    Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-                    _ => None,
-                })
-                .collect();
+            let rel = normal_components(p.strip_prefix(root).unwrap_or(&p));
             if let Some((split, class)) = place(&rel) {
                 let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
                 out.push(Entry {
@@ -141,6 +133,39 @@ fn walk(root: &Path, d: &Path, out: &mut Vec<Entry>, depth: usize) -> Result<()>
     Ok(())
 }
 
+/// Reads an image folder held in memory: its files as `(path relative to the folder, bytes)`,
+/// laid out as on disk (`<class>/<image>` or `train/<class>/<image>`, ...; other files are
+/// skipped). `origin` names the folder in errors.
+pub fn load_files(
+    origin: &Path,
+    files: Vec<(PathBuf, Vec<u8>)>,
+    opts: &FolderOptions,
+) -> Result<LoadedData> {
+    let entries = files
+        .into_iter()
+        .filter_map(|(rel, bytes)| {
+            let (split, class) = place(&normal_components(&rel))?;
+            Some(Entry {
+                split,
+                class,
+                name: origin.join(&rel).display().to_string(),
+                bytes,
+            })
+        })
+        .collect();
+    finish(origin, entries, opts)
+}
+
+/// The normal components of a relative path (no `.`, `..` or root), as text.
+fn normal_components(p: &Path) -> Vec<String> {
+    p.components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Reads a `.tar.gz` (or `.tgz`, or plain `.tar`) archive of an image folder.
 pub fn load_archive(path: &Path, opts: &FolderOptions) -> Result<LoadedData> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -150,10 +175,21 @@ pub fn load_archive(path: &Path, opts: &FolderOptions) -> Result<LoadedData> {
         f.read_exact(&mut head).is_ok() && head == [0x1f, 0x8b]
     };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    read_archive(path, std::io::BufReader::new(file), gz, opts)
+}
+
+/// Reads a tar archive of an image folder from `reader` (gzipped when `gz`); `path` names it
+/// in errors.
+pub fn read_archive(
+    path: &Path,
+    reader: impl Read,
+    gz: bool,
+    opts: &FolderOptions,
+) -> Result<LoadedData> {
     let reader: Box<dyn Read> = if gz {
-        Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
+        Box::new(flate2::read::GzDecoder::new(reader))
     } else {
-        Box::new(std::io::BufReader::new(file))
+        Box::new(reader)
     };
     let bad = |what: &str, e: std::io::Error| {
         Error::data(
@@ -179,15 +215,10 @@ pub fn load_archive(path: &Path, opts: &FolderOptions) -> Result<LoadedData> {
             .path()
             .map_err(|e| bad("bad path in the archive", e))?
             .into_owned();
-        let rel: Vec<String> = p
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-                _ => None,
-            })
-            .collect();
-        if let Some((split, class)) = place(&rel) {
-            let mut bytes = Vec::with_capacity(e.size() as usize);
+        if let Some((split, class)) = place(&normal_components(&p)) {
+            // The header's size may claim anything (up to 2^64 bytes): reserve at most 1 MiB
+            // ahead, the rest grows with what is really there.
+            let mut bytes = Vec::with_capacity(e.size().min(1 << 20) as usize);
             e.read_to_end(&mut bytes)
                 .map_err(|err| bad(&format!("cannot read {}", p.display()), err))?;
             entries.push(Entry {
@@ -356,5 +387,27 @@ mod tests {
         assert_eq!(place(&s(&["README.md"])), None);
         assert_eq!(place(&s(&["train", "notes.txt"])), None);
         assert_eq!(place(&s(&["train", "1.png"])), None);
+    }
+
+    /// Issue 9 (fuzz target `tar_archive`, input from a crafted header): an entry whose header
+    /// claims 2^62 bytes (GNU base-256 size) or 8 GiB made nascent reserve that much memory
+    /// up front, an abort. Now the archive is read as far as it goes: an error naming it.
+    #[test]
+    fn issue9_tar_huge_entry_size() {
+        for size in [1u64 << 62, 0o77777777777] {
+            let mut h = tar::Header::new_gnu();
+            h.set_path("a/0.png").unwrap();
+            h.set_size(size);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_cksum();
+            let mut bytes = h.as_bytes().to_vec();
+            bytes.extend_from_slice(b"\x89PNG");
+            bytes.resize(512 * 4, 0);
+            let p = Path::new("huge.tar");
+            let e = read_archive(p, &bytes[..], false, &FolderOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("huge.tar"), "{e}");
+        }
     }
 }

@@ -21,6 +21,12 @@ pub struct IdxArray {
 /// Reads a whole file, decompressing it when it starts with the gzip magic bytes.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_maybe_gz(path, raw)
+}
+
+/// The bytes of a file read from `path` (named in errors), decompressed when they start with
+/// the gzip magic bytes.
+pub fn decode_maybe_gz(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::GzDecoder::new(&raw[..])
@@ -131,8 +137,24 @@ pub fn find_split_files(dir: &Path, split: &str) -> Option<(PathBuf, PathBuf)> {
 /// Reads a pair of image (`[n, h, w]` or `[n, c, h, w]`) and label (`[n]`) files; labels must
 /// lie in `0..classes` (`None`: `classes` is the largest label plus one).
 pub fn load_pair(images: &Path, labels: &Path, classes: Option<usize>) -> Result<Dataset> {
-    let im = read_idx(images)?;
-    let lb = read_idx(labels)?;
+    pair_dataset(
+        images,
+        read_idx(images)?,
+        labels,
+        read_idx(labels)?,
+        classes,
+    )
+}
+
+/// The dataset of a parsed pair of image (`im`, read from `images`) and label (`lb`, read from
+/// `labels`) arrays, checked as [`load_pair`] says.
+pub fn pair_dataset(
+    images: &Path,
+    im: IdxArray,
+    labels: &Path,
+    lb: IdxArray,
+    classes: Option<usize>,
+) -> Result<Dataset> {
     let shape = match im.dims[..] {
         [_, h, w] => [1, h, w],
         [_, c, h, w] => [c, h, w],
@@ -270,5 +292,27 @@ mod tests {
         assert!(e.to_string().contains("type"), "{e}");
         let e = parse_idx(p, &idx_bytes(&[u32::MAX, u32::MAX, u32::MAX], &[])).unwrap_err();
         assert!(e.to_string().contains("f.idx"), "{e}");
+    }
+
+    /// Issue 9 (found reviewing what the fuzz target `idx` reaches): no images but huge image
+    /// sides parse (0 values), and the size of one image overflowed (a panic in debug builds,
+    /// a wrong size in release ones). Now an error naming the file.
+    #[test]
+    fn issue9_idx_huge_dims() {
+        let (ip, lp) = (Path::new("images.idx"), Path::new("labels.idx"));
+        let labels = parse_idx(lp, &idx_bytes(&[0], &[])).unwrap();
+        for dims in [
+            &[0, 1 << 20, 1 << 20, 1 << 24][..],
+            &[0, u32::MAX, u32::MAX],
+        ] {
+            let images = parse_idx(ip, &idx_bytes(dims, &[])).unwrap();
+            let e = pair_dataset(ip, images, lp, labels.clone(), None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("images.idx") && e.contains("more values than fit"),
+                "{e}"
+            );
+        }
     }
 }

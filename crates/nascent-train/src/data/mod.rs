@@ -18,12 +18,14 @@ pub mod augment;
 pub mod cifar;
 pub mod folder;
 pub mod idx;
+#[cfg(feature = "torch")]
 pub mod loader;
 pub mod resolve;
 pub mod table;
 pub mod trivial;
 
 pub use augment::Augment;
+#[cfg(feature = "torch")]
 pub use loader::{Batch, Loader, LoaderConfig};
 pub use resolve::{KnownDataset, resolve_dataset};
 
@@ -68,7 +70,17 @@ impl Dataset {
         labels: Vec<i64>,
         class_names: Vec<String>,
     ) -> Result<Self> {
-        let per = shape.iter().product::<usize>();
+        // Checked: the shape comes from a file's header, and may claim anything.
+        let per = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| {
+                Error::data(
+                    origin,
+                    None,
+                    format!("samples of shape {shape:?} would hold more values than fit in memory"),
+                )
+            })?;
         if per == 0 {
             return Err(Error::data(
                 origin,
@@ -76,14 +88,15 @@ impl Dataset {
                 format!("samples of shape {shape:?} hold no values"),
             ));
         }
-        if samples.len() != per * labels.len() {
+        let want = per.checked_mul(labels.len());
+        if want != Some(samples.len()) {
             return Err(Error::data(
                 origin,
                 None,
                 format!(
                     "{} labels need {} values of shape {:?}, found {}",
                     labels.len(),
-                    per * labels.len(),
+                    want.map_or_else(|| "more".to_string(), |w| w.to_string()),
                     shape,
                     samples.len()
                 ),

@@ -12,11 +12,20 @@ use std::path::Path;
 
 /// Reads a CSV table with label column `label` (see the module documentation for `None`).
 pub fn load_csv(path: &Path, label: Option<&str>) -> Result<LoadedData> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    read_csv(path, file, label)
+}
+
+/// Reads a CSV table from `reader`, read from `path` (named in errors); see [`load_csv`].
+pub fn read_csv(
+    path: &Path,
+    reader: impl std::io::Read,
+    label: Option<&str>,
+) -> Result<LoadedData> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| csv_error(path, e))?;
+        .from_reader(reader);
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| csv_error(path, e))?

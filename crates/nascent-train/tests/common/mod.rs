@@ -18,15 +18,11 @@ pub fn torch_lock() -> std::sync::MutexGuard<'static, ()> {
     TORCH_LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `<repo>/../shared/data/<rel>`, or `None` (with a message naming it) when absent.
+/// `<repo>/../shared/data/<rel>`, or `None` (with a message naming it) when absent; a
+/// failure under CI (see [`nascent_core::testing`]).
+#[track_caller]
 pub fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is missing", p.display());
-        None
-    }
+    nascent_core::testing::shared_data(rel)
 }
 
 /// A small Fashion-MNIST: `per_class` training images of each class, 50 test images of each.
