@@ -12,7 +12,7 @@
 //!
 //! - [`Analysis::importance`]: the share of the objective's variance each decision explains
 //!   alone (its main effect) for the ensemble's mean prediction, with the interval of that
-//!   share over single members;
+//!   share over single members (rescaled to the ensemble's level);
 //! - [`Analysis::marginals`]: the objective expected with each option of each decision, the
 //!   others averaged over the space, with an interval, next to the plain mean of the trials;
 //! - [`Analysis::motifs`]: options and pairs/triples of options enriched in the top decile
@@ -324,12 +324,20 @@ pub fn analyze(obs: &Observations, cfg: &AnalysisConfig) -> Result<Analysis> {
         .map(|(e, d)| {
             let per_tree: Vec<f64> = fractions.iter().map(|f| f[e]).collect();
             let est = Estimate::of(&per_tree, level);
+            // A single member's share is biased low (its own noise inflates its total
+            // variance): its spread is rescaled to the ensemble's level.
+            let scale = if est.mean > 0.0 {
+                ensemble[e] / est.mean
+            } else {
+                1.0
+            };
+            let or_zero = |v: f64| if decomps.is_empty() { 0.0 } else { v };
             Importance {
                 dimension: d.name.clone(),
-                mean: if decomps.is_empty() { 0.0 } else { ensemble[e] },
-                std: if decomps.is_empty() { 0.0 } else { est.std },
-                low: if decomps.is_empty() { 0.0 } else { est.low },
-                high: if decomps.is_empty() { 0.0 } else { est.high },
+                mean: or_zero(ensemble[e]),
+                std: or_zero(est.std * scale),
+                low: or_zero(est.low * scale),
+                high: or_zero(est.high * scale),
                 rank: 0,
             }
         })
