@@ -288,6 +288,15 @@
     curvesChart("chart-curves", r.curves, r.metric ? "intermediate " + r.metric : "value");
   }
 
+  // The analysis: an HTML fragment rendered by the server (which escapes what it shows).
+  async function refreshAnalysis() {
+    const box = document.getElementById("analysis-body");
+    if (!box) return;
+    const r = await fetch(base + "/analysis");
+    if (!r.ok) throw new Error("analysis: " + r.status);
+    box.innerHTML = await r.text();
+  }
+
   function live(onUpdate) {
     const dot = document.getElementById("live");
     let busy = false, again = false;
@@ -312,6 +321,7 @@
         refreshSummary(),
         refreshTable(),
         refreshCurves(Array.from(selected).join(",")),
+        refreshAnalysis(),
       ]);
     });
     document.getElementById("x-metric").onchange = () => refreshSummary().catch(e => setStatus(e.message));

@@ -41,7 +41,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use error::{ApiError, DashError, PageError};
-use nascent_core::storage::{Storage, TrialRecord};
+use nascent_core::storage::{Storage, StudyRecord, TrialRecord};
 use serde::Deserialize;
 use state::{AppState, StudyCache, lock};
 use std::collections::HashMap;
@@ -50,6 +50,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use data::TrialQuery;
+
+/// Renders what a study's trials teach (importances, marginal effects, motifs) as an HTML
+/// fragment for the study page, or says why it cannot. The fragment is inserted as is, so it
+/// must escape every text it takes from storage.
+pub type AnalysisFn = dyn Fn(&StudyRecord, &[TrialRecord]) -> Result<String, String> + Send + Sync;
+
+/// The analysis a dashboard shows ([`AnalysisFn`]).
+#[derive(Clone)]
+pub struct Analysis(pub Arc<AnalysisFn>);
+
+impl std::fmt::Debug for Analysis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Analysis(..)")
+    }
+}
 
 /// How the dashboard runs.
 #[derive(Clone, Debug)]
@@ -67,6 +82,11 @@ pub struct DashboardOptions {
     pub refresh_interval: Duration,
     /// How often the event stream checks for changes (default 500 ms).
     pub event_interval: Duration,
+    /// The analysis shown on each study page; `None` leaves the section out.
+    pub analysis: Option<Analysis>,
+    /// How long an analysis is shown before it is computed again for a study that changed
+    /// (default 30 s: on a large study it takes seconds).
+    pub analysis_interval: Duration,
 }
 
 impl Default for DashboardOptions {
@@ -78,6 +98,8 @@ impl Default for DashboardOptions {
             artefact_dirs: HashMap::new(),
             refresh_interval: Duration::from_millis(250),
             event_interval: Duration::from_millis(500),
+            analysis: None,
+            analysis_interval: Duration::from_secs(30),
         }
     }
 }
@@ -111,6 +133,7 @@ pub fn router(storage: Arc<dyn Storage>, options: DashboardOptions) -> Router {
         .route("/studies/{name}/trials/{number}", get(trial_page))
         .route("/studies/{name}/compare", get(compare_page))
         .route("/studies/{name}/files/{*path}", get(study_file))
+        .route("/studies/{name}/analysis", get(study_analysis))
         .route("/api/studies", get(api_studies))
         .route("/api/studies/{name}", get(api_summary))
         .route("/api/studies/{name}/trials", get(api_trials))
@@ -208,7 +231,10 @@ async fn study_page(
     State(st): State<Shared>,
     Path(name): Path<String>,
 ) -> AppResult<Html<String>, PageError> {
-    Ok(with_study(&st, name, |_, c| Ok(pages::study(c, None))).await?)
+    Ok(with_study(&st, name, |st, c| {
+        Ok(pages::study(c, st.options.analysis.is_some()))
+    })
+    .await?)
 }
 
 async fn trial_page(
@@ -222,6 +248,48 @@ async fn trial_page(
         Ok(pages::trial(c, t, root.as_deref()))
     })
     .await?)
+}
+
+/// The analysis of a study as an HTML fragment: computed again only when the study changed and
+/// the last one is older than [`DashboardOptions::analysis_interval`]; a study it cannot be
+/// computed for (too few trials) gets a note saying why.
+async fn study_analysis(
+    State(st): State<Shared>,
+    Path(name): Path<String>,
+) -> AppResult<Response, PageError> {
+    let st2 = st.clone();
+    let html = blocking(move || {
+        let Some(analysis) = st2.options.analysis.clone() else {
+            return Err(DashError::NotFound(
+                "this dashboard shows no analysis".into(),
+            ));
+        };
+        let cache = st2.study(&name)?;
+        let (record, trials, version) = {
+            let c = lock(&cache);
+            if let Some(html) = st2.cached_analysis(&name, c.version) {
+                return Ok(html);
+            }
+            (c.record.clone(), c.trials.clone(), c.version)
+        };
+        let html = match (analysis.0)(&record, &trials) {
+            Ok(h) => h,
+            Err(why) => format!(
+                "<p class=\"note\">No analysis yet: {}</p>",
+                nascent_report::escape(&why)
+            ),
+        };
+        Ok(st2.store_analysis(&name, version, html))
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html.to_string(),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -166,8 +166,8 @@ fn kv_table(rows: &[(String, String)], class: &str) -> String {
 }
 
 /// A study's page: live counts, charts and the trials table (filled by the script from the
-/// API), and its settings.
-pub fn study(cache: &StudyCache, analysis: Option<&str>) -> Html<String> {
+/// API), the analysis (when the dashboard has one), and its settings.
+pub fn study(cache: &StudyCache, analysis: bool) -> Html<String> {
     let record = &cache.record;
     let settings = nascent_report::settings_rows("", &record.config);
     let objective_heads: String = record
@@ -209,7 +209,12 @@ pub fn study(cache: &StudyCache, analysis: Option<&str>) -> Html<String> {
          {analysis}\
          <section><h2>Settings</h2>{settings}</section>",
         header = study_header(record),
-        analysis = analysis.unwrap_or(""),
+        analysis = if analysis {
+            "<section id=\"analysis\"><h2>What matters</h2><div id=\"analysis-body\">\
+             <p class=\"empty\">computing the analysis…</p></div></section>"
+        } else {
+            ""
+        },
         settings = if settings.is_empty() {
             "<p>No settings were stored with this study.</p>".to_string()
         } else {

@@ -80,6 +80,13 @@ pub struct AppState {
     /// Options the server was started with.
     pub options: crate::DashboardOptions,
     caches: Mutex<HashMap<String, Arc<Mutex<StudyCache>>>>,
+    analyses: Mutex<HashMap<String, AnalysisEntry>>,
+}
+
+struct AnalysisEntry {
+    version: u64,
+    at: Instant,
+    html: Arc<String>,
 }
 
 impl AppState {
@@ -89,7 +96,31 @@ impl AppState {
             storage,
             options,
             caches: Mutex::new(HashMap::new()),
+            analyses: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The analysis of a study computed before, while it is still good to show: the study has
+    /// not changed since, or it was computed less than the analysis interval ago.
+    pub fn cached_analysis(&self, name: &str, version: u64) -> Option<Arc<String>> {
+        let m = lock(&self.analyses);
+        let e = m.get(name)?;
+        (e.version == version || e.at.elapsed() < self.options.analysis_interval)
+            .then(|| e.html.clone())
+    }
+
+    /// Keeps the analysis of a study at `version`; returns it.
+    pub fn store_analysis(&self, name: &str, version: u64, html: String) -> Arc<String> {
+        let html = Arc::new(html);
+        lock(&self.analyses).insert(
+            name.to_string(),
+            AnalysisEntry {
+                version,
+                at: Instant::now(),
+                html: html.clone(),
+            },
+        );
+        html
     }
 
     /// Whether the dashboard shows the study named `name`.

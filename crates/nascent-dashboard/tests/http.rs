@@ -455,3 +455,52 @@ async fn read_until(seen: &mut String, sock: &mut tokio::net::TcpStream, count: 
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
 }
+
+/// The analysis section: shown when the dashboard has one, computed once per change of the
+/// study (not per request), its failure a note with the reason escaped.
+#[tokio::test]
+async fn the_analysis_is_computed_once_per_change() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let f = fixture("demo", 5);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c2 = calls.clone();
+    let hook: Arc<nascent_dashboard::AnalysisFn> = Arc::new(move |study, trials| {
+        c2.fetch_add(1, Ordering::SeqCst);
+        if trials.len() < 6 {
+            return Err(format!("`{}` has <6 trials", study.name));
+        }
+        Ok(format!("<p class=\"fragment\">{} trials</p>", trials.len()))
+    });
+    let options = DashboardOptions {
+        analysis: Some(nascent_dashboard::Analysis(hook)),
+        analysis_interval: std::time::Duration::ZERO,
+        refresh_interval: std::time::Duration::ZERO,
+        ..DashboardOptions::default()
+    };
+    let app = router(f.storage.clone(), options);
+    let (_, page, _) = get(&app, "/studies/demo").await;
+    assert!(page.contains("id=\"analysis-body\""));
+    let (s, body, _) = get(&app, "/studies/demo/analysis").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("&lt;6 trials"), "{body}");
+    get(&app, "/studies/demo/analysis").await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "unchanged study: computed once"
+    );
+    let study = f.storage.study("demo").unwrap();
+    SyntheticWorker::new(&*f.storage, study, "w5", 5)
+        .run(&Nb201Space::new(), 1, 1)
+        .unwrap();
+    let (_, body, _) = get(&app, "/studies/demo/analysis").await;
+    assert_eq!(body, "<p class=\"fragment\">6 trials</p>");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // Without an analysis: no section, and its address is a 404.
+    let app = router(f.storage.clone(), DashboardOptions::default());
+    assert!(!get(&app, "/studies/demo").await.1.contains("analysis-body"));
+    assert_eq!(
+        get(&app, "/studies/demo/analysis").await.0,
+        StatusCode::NOT_FOUND
+    );
+}
