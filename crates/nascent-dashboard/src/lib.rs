@@ -60,6 +60,23 @@ pub type AnalysisFn = dyn Fn(&StudyRecord, &[TrialRecord]) -> Result<String, Str
 #[derive(Clone)]
 pub struct Analysis(pub Arc<AnalysisFn>);
 
+impl Analysis {
+    /// nascent-report's analysis of the first objective (functional ANOVA importances and
+    /// marginal effects over a forest surrogate, top-decile motifs) as its HTML fragment.
+    pub fn report() -> Self {
+        Analysis(Arc::new(|study, trials| {
+            nascent_report::analysis::analyze_study(
+                study,
+                trials,
+                0,
+                &nascent_report::analysis::AnalysisConfig::default(),
+            )
+            .map(|a| nascent_report::analysis::fragment(&a))
+            .map_err(|e| e.to_string())
+        }))
+    }
+}
+
 impl std::fmt::Debug for Analysis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Analysis(..)")
@@ -82,7 +99,8 @@ pub struct DashboardOptions {
     pub refresh_interval: Duration,
     /// How often the event stream checks for changes (default 500 ms).
     pub event_interval: Duration,
-    /// The analysis shown on each study page; `None` leaves the section out.
+    /// The analysis shown on each study page (default: [`Analysis::report`]); `None` leaves
+    /// the section out.
     pub analysis: Option<Analysis>,
     /// How long an analysis is shown before it is computed again for a study that changed
     /// (default 30 s: on a large study it takes seconds).
@@ -98,7 +116,7 @@ impl Default for DashboardOptions {
             artefact_dirs: HashMap::new(),
             refresh_interval: Duration::from_millis(250),
             event_interval: Duration::from_millis(500),
-            analysis: None,
+            analysis: Some(Analysis::report()),
             analysis_interval: Duration::from_secs(30),
         }
     }

@@ -496,8 +496,23 @@ async fn the_analysis_is_computed_once_per_change() {
     let (_, body, _) = get(&app, "/studies/demo/analysis").await;
     assert_eq!(body, "<p class=\"fragment\">6 trials</p>");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    // Without an analysis: no section, and its address is a 404.
+    // The default: nascent-report's analysis of the study.
+    let study = f.storage.study("demo").unwrap();
+    SyntheticWorker::new(&*f.storage, study, "w6", 6)
+        .run(&Nb201Space::new(), 20, 1)
+        .unwrap();
     let app = router(f.storage.clone(), DashboardOptions::default());
+    let (s, body, _) = get(&app, "/studies/demo/analysis").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("nascent-analysis"), "{body}");
+    // Without an analysis: no section, and its address is a 404.
+    let app = router(
+        f.storage.clone(),
+        DashboardOptions {
+            analysis: None,
+            ..DashboardOptions::default()
+        },
+    );
     assert!(!get(&app, "/studies/demo").await.1.contains("analysis-body"));
     assert_eq!(
         get(&app, "/studies/demo/analysis").await.0,

@@ -149,7 +149,7 @@ impl Loader {
         };
         if self.cfg.prefetch == 0 {
             return Batches {
-                inner: Inner::Sync(producer),
+                inner: Inner::Sync(Box::new(producer)),
             };
         }
         let (tx, rx) = sync_channel(self.cfg.prefetch);
@@ -279,7 +279,7 @@ fn produce(mut p: Producer, tx: SyncSender<Batch>) {
 }
 
 enum Inner {
-    Sync(Producer),
+    Sync(Box<Producer>),
     Thread {
         rx: Option<Receiver<Batch>>,
         handle: Option<JoinHandle<()>>,
