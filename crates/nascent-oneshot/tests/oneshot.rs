@@ -397,7 +397,7 @@ fn power_iteration_finds_the_dominant_eigenvalue_of_a_known_spectrum() {
         .map(|i| match i {
             0 => 2.0,
             1 => -1.2,
-            _ => 0.9 * (-1f64).powi(i as i32) / (i as f64 - 1.0),
+            _ => 0.9 * (-1f64).powi(i) / (i as f64 - 1.0),
         })
         .collect();
     let a_mat = q
