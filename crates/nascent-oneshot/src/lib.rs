@@ -5,7 +5,7 @@
 //! * [`supernet`]: supernets of the NAS-Bench-201 and DARTS spaces, every edge a mixed
 //!   operation over the candidate ops of `nascent-train`'s operation library, weights shared
 //!   by all architectures;
-//! * [`search`]: DARTS (first and second order), GDAS, PC-DARTS, SPOS (with evolution and BN
+//! * [`mod@search`]: DARTS (first and second order), GDAS, PC-DARTS, SPOS (with evolution and BN
 //!   recalibration) and ENAS (an LSTM controller trained with REINFORCE) on any supernet, with
 //!   the collapse diagnostics (parameter-free share, dominant Hessian eigenvalue);
 //! * [`proxies`]: zero-cost proxies computed at initialisation (synflow, NASWOT, ZiCo, MeCo,
