@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod best;
+pub mod dashboard;
 pub mod export;
 pub mod inspect;
 pub mod oneshot;
