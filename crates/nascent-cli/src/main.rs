@@ -54,6 +54,8 @@ enum Command {
     /// Zero-cost proxies of sampled NAS-Bench-201 architectures and their rank correlation
     /// with the benchmark's accuracy.
     Proxies(commands::proxies::Args),
+    /// Serve the live, read-only web dashboard of a storage's studies.
+    Dashboard(commands::dashboard::Args),
 }
 
 fn main() {
@@ -83,6 +85,7 @@ fn main() {
         Command::Report(args) => commands::report::run(args),
         Command::Oneshot(args) => commands::oneshot::run(args),
         Command::Proxies(args) => commands::proxies::run(args),
+        Command::Dashboard(args) => commands::dashboard::run(args),
     });
     let code = match result {
         Ok(Ok(())) => 0,

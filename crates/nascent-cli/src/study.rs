@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
 use nascent_core::storage::{Artefact, ArtefactKind, Storage, StudyRecord, StudySpec};
 use nascent_core::{Budget, History, NoReporter, SearchSpace, Trial};
-use nascent_report::{ExportedFile, FinalResult, Report};
+use nascent_report::{EpochRow, ExportedFile, FinalResult, Report};
 use nascent_space::{ChainSpace, DartsSpace, Nb201Space};
 use nascent_store::{
     Event, Observer, RunConfig, RunSummary, Runner, StopReason, StopSignal, StudyBudget,
@@ -69,6 +69,22 @@ pub struct FinalModel {
     pub seconds: f64,
     /// Exported files.
     pub exports: Vec<(String, PathBuf)>,
+    /// The retraining epoch by epoch (absent in files written before it was recorded).
+    #[serde(default)]
+    pub history: Vec<RetrainEpoch>,
+}
+
+/// One epoch of the final retraining.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RetrainEpoch {
+    /// 1-based epoch.
+    pub epoch: u32,
+    /// Mean training loss.
+    pub loss: f64,
+    /// Training accuracy (%).
+    pub train_accuracy: f64,
+    /// Validation accuracy (%), where there was a validation set.
+    pub val_accuracy: Option<f64>,
 }
 
 /// Runs (or resumes) the study described by `settings`.
@@ -321,6 +337,16 @@ where
             latency_ms: None,
             seconds,
             exports: Vec::new(),
+            history: report
+                .epochs
+                .iter()
+                .map(|e| RetrainEpoch {
+                    epoch: e.epoch,
+                    loss: e.train_loss,
+                    train_accuracy: e.train_accuracy,
+                    val_accuracy: e.val_accuracy,
+                })
+                .collect(),
         };
         measure(&model, &mut fm);
         let out = &s.out;
@@ -371,6 +397,16 @@ pub fn write_report(
     report.settings = settings_rows(settings);
     report.intermediate_label = "validation accuracy (%)".into();
     if let Some(fm) = final_model {
+        report.retraining = fm
+            .history
+            .iter()
+            .map(|e| EpochRow {
+                epoch: e.epoch,
+                loss: Some(e.loss).filter(|v| v.is_finite()),
+                train_accuracy: Some(e.train_accuracy).filter(|v| v.is_finite()),
+                val_accuracy: e.val_accuracy,
+            })
+            .collect();
         report.final_result = Some(FinalResult {
             arch: fm.arch.clone(),
             test_accuracy: fm.test_accuracy,

@@ -288,3 +288,57 @@ fn study_errors_exit_1_naming_the_problem() {
         &["/nonexistent/study.toml"],
     );
 }
+
+/// `nascent dashboard`: serves the storage's studies on the loopback address it prints, and
+/// refuses a storage that does not exist (exit 1, naming it).
+#[test]
+fn dashboard_serves_the_storage() {
+    use std::io::{BufRead, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.db");
+    let storage = nascent_store::open(&db.display().to_string()).unwrap();
+    storage
+        .create_study(&nascent_core::StudySpec {
+            name: "<b>shown</b>".into(),
+            space: "nb201".into(),
+            objectives: vec![nascent_core::Objective::maximize("val_accuracy")],
+            constraints: vec![],
+            config: serde_json::json!({}),
+            seed: 1,
+        })
+        .unwrap();
+    let missing = dir.path().join("missing.db");
+    let out = Command::new(BIN)
+        .args(["dashboard", "--storage", &missing.display().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.db"));
+
+    let mut child = Command::new(BIN)
+        .args([
+            "dashboard",
+            "--storage",
+            &db.display().to_string(),
+            "--port",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().strip_prefix("http://").unwrap().to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(s, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("&lt;b&gt;shown&lt;/b&gt;"), "{body}");
+}

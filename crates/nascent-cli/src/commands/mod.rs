@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod best;
 pub mod compare;
+pub mod dashboard;
 pub mod export;
 pub mod inspect;
 pub mod oneshot;
