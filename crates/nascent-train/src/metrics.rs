@@ -2,7 +2,7 @@
 //!
 //! - **Parameters** are counted from the weights the network holds ([`Complexity`]).
 //! - **FLOPs** are the multiply-accumulates of the conv and linear layers for one sample,
-//!   counted from the network's [`Graph`](crate::graph::Graph): each layer's output shape
+//!   counted from the network's [`Graph`]: each layer's output shape
 //!   is propagated from the input shape when the network is built, so nothing is guessed.
 //!   Attention products (`QK^T`, `AV`) are reported separately.
 //! - **Latency** is measured on the model's device ([`measure_latency`]): inference mode
