@@ -301,18 +301,13 @@ mod tests {
     fn issue9_idx_huge_dims() {
         let (ip, lp) = (Path::new("images.idx"), Path::new("labels.idx"));
         let labels = parse_idx(lp, &idx_bytes(&[0], &[])).unwrap();
-        for dims in [
-            &[0, 1 << 20, 1 << 20, 1 << 24][..],
-            &[0, u32::MAX, u32::MAX],
-        ] {
-            let images = parse_idx(ip, &idx_bytes(dims, &[])).unwrap();
-            let e = pair_dataset(ip, images, lp, labels.clone(), None)
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.contains("images.idx") && e.contains("more values than fit"),
-                "{e}"
-            );
-        }
+        let images = parse_idx(ip, &idx_bytes(&[0, 1 << 20, 1 << 20, 1 << 24], &[])).unwrap();
+        let e = pair_dataset(ip, images, lp, labels, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("images.idx") && e.contains("more values than fit"),
+            "{e}"
+        );
     }
 }
