@@ -91,6 +91,7 @@ channels = 4
 minutes = 0.25
 trials = 3
 [retrain]
+minutes = 0.1
 epochs = 1
 export = false
 "#,

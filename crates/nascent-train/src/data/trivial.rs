@@ -213,6 +213,10 @@ pub fn apply_op(
         }
         TrivialOp::Posterize => {
             let bits = 8 - (m * 4.0).round() as u32; // 8 (none) to 4
+            if bits == 8 {
+                // Keeping all 8 bits changes nothing on 8-bit images.
+                return;
+            }
             let levels = (1u32 << bits) as f32;
             map(img, &|_, r| {
                 let q = (r.clamp(0.0, 1.0) * 255.0).round() as u32 >> (8 - bits);
@@ -220,8 +224,9 @@ pub fn apply_op(
             });
         }
         TrivialOp::Solarize => {
-            let t = 1.0 - m; // m = 0: threshold 1, nothing changes
-            map(img, &|_, r| if r >= t { 1.0 - r } else { r });
+            // Pixels at or above the threshold 1 - m are inverted; m = 0 changes nothing.
+            let t = 1.0 - m;
+            map(img, &|_, r| if m > 0.0 && r >= t { 1.0 - r } else { r });
         }
         TrivialOp::AutoContrast => {
             for ch in 0..c {
