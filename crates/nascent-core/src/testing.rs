@@ -15,7 +15,7 @@
 //! ```
 
 use std::fmt::Display;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Whether the tests run under CI: `CI` is set to anything but empty, `0` or `false`.
 pub fn in_ci() -> bool {
@@ -61,6 +61,28 @@ pub fn shared_data(rel: &str) -> Option<PathBuf> {
     } else {
         skip(format_args!("{} is missing (the shared data)", p.display()));
         None
+    }
+}
+
+/// Replays a fuzz corpus folder through `run` (a fuzz target's body): every input may be
+/// refused with an error, none may panic; a panic names the input file.
+pub fn replay_corpus(dir: &Path, run: fn(&[u8])) {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("the corpus {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 3,
+        "{} holds {} inputs",
+        dir.display(),
+        files.len()
+    );
+    for f in &files {
+        let data = std::fs::read(f).unwrap();
+        if std::panic::catch_unwind(|| run(&data)).is_err() {
+            panic!("{} makes the parser panic", f.display());
+        }
     }
 }
 

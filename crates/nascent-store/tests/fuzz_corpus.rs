@@ -13,24 +13,10 @@ mod storage_url {
 
 /// Runs `run` on every file of the corpus of `target`; a panic names the file.
 fn replay(target: &str, run: fn(&[u8])) {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus")).join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("the corpus {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 3,
-        "{} holds {} inputs",
-        dir.display(),
-        files.len()
+    nascent_core::testing::replay_corpus(
+        &PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus")).join(target),
+        run,
     );
-    for f in &files {
-        let data = std::fs::read(f).unwrap();
-        if std::panic::catch_unwind(|| run(&data)).is_err() {
-            panic!("{} makes the parser panic", f.display());
-        }
-    }
 }
 
 #[test]
