@@ -3,10 +3,12 @@
 //! Results go to stdout, logs and progress to stderr. Exit codes: 0 success, 1 a user error
 //! (bad input, a missing file, an unknown name), 2 an internal error.
 
+mod backend;
 mod commands;
 mod error;
+mod layered;
 mod progress;
-mod settings;
+mod signal;
 mod study;
 
 use clap::{Parser, Subcommand};

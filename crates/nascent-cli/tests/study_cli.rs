@@ -134,11 +134,8 @@ fn run(args: &[&str], cwd: &Path) -> Output {
     spawn(args, cwd).wait_with_output().unwrap()
 }
 
-#[test]
-fn sigkill_mid_trial_then_nascent_resume_loses_no_completed_trial_and_finishes_the_budget() {
-    let study = Study::new(6);
-    let file = study.file.to_str().unwrap();
-    let mut child = spawn(&["search", file, "--json"], study.dir.path());
+/// Waits until `study` has two completed trials and one in flight (with a value reported).
+fn wait_mid_trial(study: &Study, child: &mut Child) {
     let t0 = Instant::now();
     loop {
         let t = study.trials();
@@ -150,10 +147,12 @@ fn sigkill_mid_trial_then_nascent_resume_loses_no_completed_trial_and_finishes_t
             break;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let out = child.wait_with_output().unwrap();
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
             panic!(
-                "nascent search exited ({status}) before a trial was in flight after two: {}",
-                String::from_utf8_lossy(&out.stderr)
+                "nascent search exited ({status}) before a trial was in flight after two: {err}"
             );
         }
         assert!(
@@ -162,6 +161,14 @@ fn sigkill_mid_trial_then_nascent_resume_loses_no_completed_trial_and_finishes_t
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+#[test]
+fn sigkill_mid_trial_then_nascent_resume_loses_no_completed_trial_and_finishes_the_budget() {
+    let study = Study::new(6);
+    let file = study.file.to_str().unwrap();
+    let mut child = spawn(&["search", file, "--json"], study.dir.path());
+    wait_mid_trial(&study, &mut child);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
@@ -214,6 +221,43 @@ fn sigkill_mid_trial_then_nascent_resume_loses_no_completed_trial_and_finishes_t
         "the killed trial is re-run, not replaced"
     );
     assert_eq!(k.attempts, 2);
+}
+
+#[test]
+fn ctrl_c_mid_trial_requeues_it_exits_0_and_resume_finishes() {
+    let study = Study::new(4);
+    let file = study.file.to_str().unwrap();
+    let mut child = spawn(&["search", file, "--json"], study.dir.path());
+    wait_mid_trial(&study, &mut child);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("interrupted") && err.contains("nascent resume"),
+        "{err}"
+    );
+    let before = study.trials();
+    let queued: Vec<&TrialRecord> = before.iter().filter(|t| t.is_queued()).collect();
+    assert_eq!(queued.len(), 1, "the trial in flight is queued: {before:?}");
+    let out = run(
+        &["resume", "--storage", &study.url, "--study", "kill"],
+        study.dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = study.trials();
+    assert_eq!(after.len(), 4);
+    assert!(after.iter().all(|t| t.state == TrialState::Complete));
+    assert_eq!(after[queued[0].number as usize].arch, queued[0].arch);
 }
 
 fn fails_with(out: &Output, needles: &[&str]) {

@@ -98,6 +98,17 @@ pub const MIGRATIONS: &[&str] = &[
         created REAL NOT NULL
     );
     "#,
+    // Version 3: the order trials finished in (the order a strategy was told of them), so a
+    // resumed study replays it exactly; older finished trials are numbered by finish time.
+    r#"
+    ALTER TABLE trials ADD COLUMN sequence INTEGER;
+    UPDATE trials SET sequence = (
+        SELECT COUNT(*) FROM trials t
+        WHERE t.study_id = trials.study_id AND t.state != 'RUNNING'
+          AND (t.finished < trials.finished
+               OR (t.finished = trials.finished AND t.number < trials.number)))
+    WHERE state != 'RUNNING';
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -130,7 +141,7 @@ pub struct SqliteStorage {
 }
 
 const TRIAL_COLUMNS: &str = "id, number, arch, params, state, reason, budget, seed, worker, \
-    created, started, finished, heartbeat, cost_seconds, attempts, epochs";
+    created, started, finished, heartbeat, cost_seconds, attempts, epochs, sequence";
 
 impl SqliteStorage {
     /// Opens (creating it if needed) the SQLite file at `path` with default options; `url` is
@@ -348,6 +359,7 @@ impl SqliteStorage {
                     cost_seconds: r.get(13)?,
                     attempts: r.get(14)?,
                     epochs: r.get(15)?,
+                    sequence: r.get(16)?,
                 })
             })
             .map_err(|e| self.be(e))?
@@ -433,6 +445,7 @@ impl SqliteStorage {
                     cost_seconds: raw.cost_seconds,
                     attempts: raw.attempts as u32,
                     epochs: raw.epochs as u32,
+                    sequence: raw.sequence.map(|s| s as u64),
                 })
             })
             .collect()
@@ -498,6 +511,7 @@ struct RawTrial {
     cost_seconds: f64,
     attempts: i64,
     epochs: i64,
+    sequence: Option<i64>,
 }
 
 /// Why opening a file failed: an SQL error (retried when the file is busy) or a refusal.
@@ -797,6 +811,7 @@ impl Storage for SqliteStorage {
                 cost_seconds: 0.0,
                 attempts: 1,
                 epochs: 0,
+                sequence: None,
             })))
         })
     }
@@ -906,14 +921,16 @@ impl Storage for SqliteStorage {
             let epochs = finished_epochs(&t, result);
             tx.execute(
                 "UPDATE trials SET state = ?2, reason = ?3, cost_seconds = ?4, finished = ?5, \
-                 epochs = ?6 WHERE id = ?1",
+                 epochs = ?6, sequence = (SELECT COUNT(*) FROM trials \
+                 WHERE study_id = ?7 AND sequence IS NOT NULL) WHERE id = ?1",
                 params![
                     id,
                     result.state.as_str(),
                     result.reason,
                     result.cost_seconds,
                     now(),
-                    epochs as i64
+                    epochs as i64,
+                    study.0
                 ],
             )
             .map_err(|e| self.be(e))?;

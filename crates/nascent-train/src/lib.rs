@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod nets;
 pub mod ops;
+pub mod study;
 pub mod trainer;
 
 pub use error::{TrainError, TrainResult};

@@ -34,9 +34,7 @@ mod stats;
 mod view;
 
 pub use stats::{OpShare, best_so_far, format_duration, format_time, op_shares};
-pub use view::{
-    ArchDiagram, ArchView, ChainView, DartsView, DecisionView, Nb201View, view_for_space,
-};
+pub use view::{ArchDiagram, ArchView, ChainView, DartsView, DecisionView, Nb201View};
 
 use nascent_core::storage::{StudyRecord, TrialRecord};
 use nascent_core::{Direction, Error, Metrics, Objective, Result, TrialState};
@@ -204,9 +202,9 @@ impl Report {
         }
     }
 
-    /// A report of a stored study and its trials, drawing architectures with the view of its
-    /// space where it is a built-in one ([`view_for_space`]). The strategy is left empty (it
-    /// lives in the study's configuration): set [`Report::strategy`].
+    /// A report of a stored study and its trials. The view that draws its architectures and
+    /// the strategy are left empty (they come from the space's registration and the study's
+    /// configuration): set [`Report::view`] and [`Report::strategy`].
     pub fn from_records(study: &StudyRecord, trials: &[TrialRecord]) -> Self {
         let mut r = Report::new(
             study.name.clone(),
@@ -216,7 +214,6 @@ impl Report {
         );
         r.trials = trials.iter().map(TrialRow::from_record).collect();
         r.started = Some(study.created);
-        r.view = view_for_space(&study.space);
         r.settings.push(("seed".into(), study.seed.to_string()));
         r
     }

@@ -65,18 +65,6 @@ where
     }
 }
 
-/// The view of a built-in space from the name it stores ([`SearchSpace::name`]: `nb201`,
-/// `darts`, `chain`); `None` for other spaces (give the report a [`DecisionView`] of the space
-/// or a closure instead).
-pub fn view_for_space(name: &str) -> Option<Box<dyn ArchView>> {
-    match name {
-        "nb201" => Some(Box::new(Nb201View)),
-        "darts" => Some(Box::new(DartsView)),
-        "chain" => Some(Box::new(ChainView)),
-        _ => None,
-    }
-}
-
 /// The NAS-Bench-201 cell: one diagram per arch string, its six edge operations (`none`
 /// included: that the best cells avoid it is worth seeing).
 #[derive(Clone, Copy, Debug, Default)]
