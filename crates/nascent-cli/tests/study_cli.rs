@@ -332,3 +332,46 @@ fn study_errors_exit_1_naming_the_problem() {
         &["/nonexistent/study.toml"],
     );
 }
+
+/// Issue 9: a closed stdout is not a bug. `nascent trials --json | head -1` ends quietly with
+/// exit 0 (the study is large enough that the output outruns the pipe's buffer).
+#[test]
+fn r9_a_reader_that_goes_away_ends_the_command_quietly() {
+    use nascent_core::{Objective, StudySpec};
+    use nascent_study::testing::{SyntheticEvaluator, TournamentMutation, nb201_structural_accuracy};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("big.db").display());
+    let storage = nascent_store::open(&url).unwrap();
+    let spec = StudySpec {
+        name: "big".into(),
+        space: "nb201".into(),
+        objectives: vec![Objective::maximize("val_accuracy")],
+        constraints: vec![],
+        config: serde_json::json!({}),
+        seed: 1,
+    };
+    let study = nascent_study::open_or_create_study(&*storage, &spec).unwrap();
+    let space = nascent_space::Nb201Space::new();
+    let ev = SyntheticEvaluator::new(nb201_structural_accuracy).with_epochs(20);
+    let config = nascent_study::RunConfig {
+        budget: nascent_study::StudyBudget::trials(1500),
+        ..nascent_study::RunConfig::default()
+    };
+    nascent_study::Runner::new(&*storage, study, &space, &ev, config)
+        .run(&mut TournamentMutation::default())
+        .unwrap();
+    for args in [
+        vec!["trials", "--storage", &url, "--json"],
+        vec!["trials", "--storage", &url],
+    ] {
+        let mut child = spawn(&args, dir.path());
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 64];
+        std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}
