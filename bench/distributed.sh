@@ -7,6 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/results/distributed.txt
 {
-    echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -m)); cargo bench -p nascent-store --bench distributed -- $*"
-    cargo bench -q -p nascent-store --bench distributed -- "$@"
+    echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -m)); cargo bench -p nascent-study --bench distributed -- $*"
+    cargo bench -q -p nascent-study --bench distributed -- "$@"
 } | tee "$out"

@@ -3,10 +3,12 @@
 //! Results go to stdout, logs and progress to stderr. Exit codes: 0 success, 1 a user error
 //! (bad input, a missing file, an unknown name), 2 an internal error.
 
+mod backend;
 mod commands;
 mod error;
+mod layered;
 mod progress;
-mod settings;
+mod signal;
 mod study;
 
 use clap::{Parser, Subcommand};
@@ -69,6 +71,7 @@ fn main() {
         1 => "info",
         _ => "debug",
     };
+    quiet_on_closed_stdout();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_timestamp_secs()
         .init();
@@ -99,4 +102,24 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// A closed stdout is not a bug: when the reader goes away (`nascent trials --json | head -1`),
+/// the command ends quietly with success, as ripgrep does. Printing to a closed pipe panics in
+/// `println!`; this hook turns exactly that panic into exit 0 and leaves every other panic to
+/// the default hook (and then to the internal-error exit above).
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }

@@ -119,7 +119,12 @@ fn unbuildable_genotypes_exit_1_naming_the_problem() {
             "3x32x32",
             "layer 1 (`mlp_3x3-3-s1`)",
         ),
-        ("chain", "conv_4x4-16-s1", "3x32x32", "kernel must be odd"),
+        (
+            "chain",
+            "conv_4x4-16-s1",
+            "3x32x32",
+            "kernel 4 is not one of",
+        ),
     ] {
         let out = nascent(&[
             "inspect", "--space", space, "--arch", arch, "--input", input, "--json",

@@ -134,11 +134,8 @@ fn run(args: &[&str], cwd: &Path) -> Output {
     spawn(args, cwd).wait_with_output().unwrap()
 }
 
-#[test]
-fn sigkill_mid_trial_then_nascent_resume_loses_no_completed_trial_and_finishes_the_budget() {
-    let study = Study::new(6);
-    let file = study.file.to_str().unwrap();
-    let mut child = spawn(&["search", file, "--json"], study.dir.path());
+/// Waits until `study` has two completed trials and one in flight (with a value reported).
+fn wait_mid_trial(study: &Study, child: &mut Child) {
     let t0 = Instant::now();
     loop {
         let t = study.trials();
@@ -150,10 +147,12 @@ fn sigkill_mid_trial_then_nascent_resume_loses_no_completed_trial_and_finishes_t
             break;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let out = child.wait_with_output().unwrap();
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
             panic!(
-                "nascent search exited ({status}) before a trial was in flight after two: {}",
-                String::from_utf8_lossy(&out.stderr)
+                "nascent search exited ({status}) before a trial was in flight after two: {err}"
             );
         }
         assert!(
@@ -162,6 +161,14 @@ fn sigkill_mid_trial_then_nascent_resume_loses_no_completed_trial_and_finishes_t
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+#[test]
+fn sigkill_mid_trial_then_nascent_resume_loses_no_completed_trial_and_finishes_the_budget() {
+    let study = Study::new(6);
+    let file = study.file.to_str().unwrap();
+    let mut child = spawn(&["search", file, "--json"], study.dir.path());
+    wait_mid_trial(&study, &mut child);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
@@ -214,6 +221,43 @@ fn sigkill_mid_trial_then_nascent_resume_loses_no_completed_trial_and_finishes_t
         "the killed trial is re-run, not replaced"
     );
     assert_eq!(k.attempts, 2);
+}
+
+#[test]
+fn ctrl_c_mid_trial_requeues_it_exits_0_and_resume_finishes() {
+    let study = Study::new(4);
+    let file = study.file.to_str().unwrap();
+    let mut child = spawn(&["search", file, "--json"], study.dir.path());
+    wait_mid_trial(&study, &mut child);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("interrupted") && err.contains("nascent resume"),
+        "{err}"
+    );
+    let before = study.trials();
+    let queued: Vec<&TrialRecord> = before.iter().filter(|t| t.is_queued()).collect();
+    assert_eq!(queued.len(), 1, "the trial in flight is queued: {before:?}");
+    let out = run(
+        &["resume", "--storage", &study.url, "--study", "kill"],
+        study.dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = study.trials();
+    assert_eq!(after.len(), 4);
+    assert!(after.iter().all(|t| t.state == TrialState::Complete));
+    assert_eq!(after[queued[0].number as usize].arch, queued[0].arch);
 }
 
 fn fails_with(out: &Output, needles: &[&str]) {
@@ -341,4 +385,49 @@ fn dashboard_serves_the_storage() {
     let _ = child.wait();
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(body.contains("&lt;b&gt;shown&lt;/b&gt;"), "{body}");
+}
+
+/// Issue 9: a closed stdout is not a bug. `nascent trials --json | head -1` ends quietly with
+/// exit 0 (the study is large enough that the output outruns the pipe's buffer).
+#[test]
+fn r9_a_reader_that_goes_away_ends_the_command_quietly() {
+    use nascent_core::{Objective, StudySpec};
+    use nascent_study::testing::{
+        SyntheticEvaluator, TournamentMutation, nb201_structural_accuracy,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("big.db").display());
+    let storage = nascent_store::open(&url).unwrap();
+    let spec = StudySpec {
+        name: "big".into(),
+        space: "nb201".into(),
+        objectives: vec![Objective::maximize("val_accuracy")],
+        constraints: vec![],
+        config: serde_json::json!({}),
+        seed: 1,
+    };
+    let study = nascent_study::open_or_create_study(&*storage, &spec).unwrap();
+    let space = nascent_space::Nb201Space::new();
+    let ev = SyntheticEvaluator::new(nb201_structural_accuracy).with_epochs(20);
+    let config = nascent_study::RunConfig {
+        budget: nascent_study::StudyBudget::trials(1500),
+        ..nascent_study::RunConfig::default()
+    };
+    nascent_study::Runner::new(&*storage, study, &space, &ev, config)
+        .run(&mut TournamentMutation::default())
+        .unwrap();
+    for args in [
+        vec!["trials", "--storage", &url, "--json"],
+        vec!["trials", "--storage", &url],
+    ] {
+        let mut child = spawn(&args, dir.path());
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 64];
+        std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
 }

@@ -76,3 +76,13 @@ pub trait Evaluator<A>: Send + Sync {
     /// Evaluates `arch` within `budget`, reporting intermediate values to `reporter`.
     fn evaluate(&self, arch: &A, budget: &Budget, reporter: &mut dyn Reporter) -> Outcome;
 }
+
+impl<A, E: Evaluator<A> + ?Sized> Evaluator<A> for Box<E> {
+    fn metrics(&self) -> Vec<String> {
+        (**self).metrics()
+    }
+
+    fn evaluate(&self, arch: &A, budget: &Budget, reporter: &mut dyn Reporter) -> Outcome {
+        (**self).evaluate(arch, budget, reporter)
+    }
+}

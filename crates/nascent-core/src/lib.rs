@@ -15,6 +15,7 @@ pub mod evaluator;
 pub mod objective;
 pub mod optimize;
 pub mod pareto;
+pub mod pruner;
 pub mod rng;
 pub mod space;
 pub mod stats;
@@ -29,6 +30,7 @@ pub use evaluator::{
 };
 pub use objective::{Constraint, Direction, Metrics, Objective};
 pub use optimize::{next_fresh, run_queries};
+pub use pruner::{PruneContext, Pruner, Verdict};
 pub use rng::{Rng, derive_seed};
 pub use space::{Decision, Dimension, Encoding, SearchSpace};
 pub use storage::{

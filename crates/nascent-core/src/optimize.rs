@@ -1,7 +1,7 @@
 //! The plain sequential search loop: ask, evaluate, tell, for a number of queries.
 //!
 //! This is the loop of a tabular benchmark run and of the simplest studies; the resumable,
-//! multi-worker runner over a storage lives in `nascent-store`.
+//! multi-worker runner over a storage lives in `nascent-study`.
 
 use crate::evaluator::{Evaluator, NoReporter, Outcome};
 use crate::rng::Rng;

@@ -134,6 +134,11 @@ pub struct TrialRecord {
     /// Epochs trained in the current attempt (the largest step reported; for a trial that
     /// completed without reporting, its budget's epochs).
     pub epochs: u32,
+    /// Its place (0-based) in the order the study's trials finished, given in the transaction
+    /// that finished it: the order a strategy is told of them, replayed on resume. `None`
+    /// while it runs (and for trials finished by storages written before this was recorded).
+    #[serde(default)]
+    pub sequence: Option<u64>,
 }
 
 impl TrialRecord {

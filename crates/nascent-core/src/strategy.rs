@@ -27,12 +27,11 @@ pub trait Strategy<S: SearchSpace>: Send {
         self.tell(space, history, index, rng);
     }
 
-    /// Rebuilds the strategy's state from a history (used on resume).
+    /// Rebuilds the strategy's state from a history (used on resume): by default, tells it of
+    /// every finished trial in the order they finished ([`History::finish_order`]).
     fn restore(&mut self, space: &S, history: &History<S::Arch>, rng: &mut Rng) {
-        for i in 0..history.len() {
-            if history.trials()[i].state.is_finished() {
-                self.tell(space, history, i, rng);
-            }
+        for &i in history.finish_order() {
+            self.tell(space, history, i, rng);
         }
     }
 }

@@ -162,6 +162,8 @@ pub struct History<A: Clone + Eq + Hash> {
     constraints: Vec<Constraint>,
     trials: Vec<Trial<A>>,
     by_arch: HashMap<A, usize>,
+    /// Indices of the finished trials in the order they finished (were told).
+    finish_order: Vec<usize>,
 }
 
 impl<A: Clone + Eq + Hash> History<A> {
@@ -176,6 +178,7 @@ impl<A: Clone + Eq + Hash> History<A> {
             constraints: Vec::new(),
             trials: Vec::new(),
             by_arch: HashMap::new(),
+            finish_order: Vec::new(),
         }
     }
 
@@ -210,24 +213,44 @@ impl<A: Clone + Eq + Hash> History<A> {
         self.trials.is_empty()
     }
 
-    /// Appends a trial (its `values` are filled from its metrics) and returns its index.
+    /// Appends a trial (its `values` are filled from its metrics) and returns its index; a
+    /// finished one joins the finish order.
     pub fn push(&mut self, mut trial: Trial<A>) -> usize {
+        let i = self.trials.len();
         if trial.state.is_finished() {
             trial.set_values(&self.objectives);
+            self.finish_order.push(i);
         }
-        let i = self.trials.len();
         self.by_arch.insert(trial.arch.clone(), i);
         self.trials.push(trial);
         i
     }
 
-    /// Replaces trial `i` (after it finished) and refreshes its `values`.
+    /// Replaces trial `i` (after it finished) and refreshes its `values`; a trial that was not
+    /// finished before joins the finish order.
     pub fn update(&mut self, i: usize, mut trial: Trial<A>) {
         trial.set_values(&self.objectives);
+        if trial.state.is_finished() && !self.trials[i].state.is_finished() {
+            self.finish_order.push(i);
+        }
         if self.trials[i].arch != trial.arch {
             self.by_arch.insert(trial.arch.clone(), i);
         }
         self.trials[i] = trial;
+    }
+
+    /// Indices of the finished trials in the order they finished: the order a strategy was
+    /// told of them, which [`crate::Strategy::restore`] replays.
+    pub fn finish_order(&self) -> &[usize] {
+        &self.finish_order
+    }
+
+    /// Reorders the finish order from position `from` on by `key` (stable): a runner that
+    /// learns of several finished trials at once puts them in the order they finished.
+    pub fn sort_finish_order_from<K: Ord>(&mut self, from: usize, key: impl Fn(usize) -> K) {
+        if from < self.finish_order.len() {
+            self.finish_order[from..].sort_by_key(|&i| key(i));
+        }
     }
 
     /// Whether `arch` has been proposed already (in any state).

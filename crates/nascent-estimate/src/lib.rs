@@ -1,7 +1,7 @@
 //! # nascent-estimate
 //!
 //! Performance estimation beyond full training, each an [`nascent_core::Evaluator`] wrapper
-//! or a [`nascent_store::Pruner`] the study runner consults:
+//! or a [`nascent_core::Pruner`] the study runner consults:
 //!
 //! - [`fidelity`]: low fidelity ([`LowFidelity`]): fewer epochs, a fraction of the data, a
 //!   lower resolution, fewer cells or channels, mapped onto the budget of the inner evaluator;

@@ -1,5 +1,5 @@
 //! Early stopping of poor trials from their intermediate values: pruners the study runner
-//! consults after every value a trial reports (see [`nascent_store::Pruner`]).
+//! consults after every value a trial reports (see [`nascent_core::Pruner`]).
 //!
 //! - [`MedianPruner`]: stop a trial whose best value so far is worse than the median of the
 //!   completed trials' values at the same step.
@@ -16,7 +16,7 @@
 
 use crate::curve::{CurveModel, extrapolate};
 use nascent_core::{Direction, StorageError, TrialState, derive_seed};
-use nascent_store::{PruneContext, Pruner, Verdict};
+use nascent_core::{PruneContext, Pruner, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// `value` turned so that larger is better.

@@ -5,16 +5,16 @@
 mod common;
 
 use common::{Nb201Fidelities, table_path};
+use nascent_core::Pruner;
 use nascent_core::{Budget, Objective, Storage, StudySpec, TrialState};
 use nascent_estimate::{
     CurvePruner, HyperbandPruner, MedianPruner, PrunerConfig, SuccessiveHalvingPruner,
 };
 use nascent_space::{Nb201Arch, Nb201Space};
-use nascent_store::testing::{SyntheticEvaluator, nb201_structural_accuracy};
-use nascent_store::{
-    MemoryStorage, Pruner, RunConfig, RunSummary, Runner, StudyBudget, open_or_create_study,
-};
+use nascent_store::MemoryStorage;
 use nascent_strategy::RandomSearch;
+use nascent_study::testing::{SyntheticEvaluator, nb201_structural_accuracy};
+use nascent_study::{RunConfig, RunSummary, Runner, StudyBudget, open_or_create_study};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 

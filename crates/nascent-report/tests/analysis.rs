@@ -89,6 +89,7 @@ fn record(number: u64, arch: &str, params: serde_json::Value, value: f64) -> Tri
         cost_seconds: 0.0,
         attempts: 1,
         epochs: 1,
+        sequence: Some(number),
     }
 }
 

@@ -256,6 +256,7 @@ fn report_from_stored_records() {
         cost_seconds: 19.0,
         attempts: 1,
         epochs: 3,
+        sequence: Some(0),
     };
     let r = Report::from_records(&study, &[trial]);
     assert_eq!(r.trials.len(), 1);

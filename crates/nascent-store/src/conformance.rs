@@ -29,7 +29,8 @@ macro_rules! storage_conformance {
             duplicate_arch_is_refused, trial_limit, intermediate_values, report_requires_holder,
             finish_round_trip, requeue_and_claim, heartbeat_updates, counts_by_state,
             elapsed_never_decreases, artefacts_round_trip, concurrent_creation,
-            concurrent_claims, late_results_refused, ranked_trials_best_first);
+            concurrent_claims, late_results_refused, ranked_trials_best_first,
+            finish_sequence_follows_the_finishes);
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
         $(
@@ -395,6 +396,37 @@ pub fn finish_round_trip(s: &dyn Storage) {
     assert_eq!(t.state, TrialState::Fail);
     assert_eq!(t.reason.as_deref(), Some("loss is NaN"));
     assert!(t.values.is_empty());
+}
+
+/// Trials get their place in the finish order (0, 1, 2, ... per study) when they finish, in
+/// the order they finish, whatever their numbers; running ones have none.
+pub fn finish_sequence_follows_the_finishes(s: &dyn Storage) {
+    let a = study(s, "alpha");
+    let b = study(s, "beta");
+    for arch in ["x", "y", "z", "w"] {
+        created(s.create_trial(a.id, &new_trial(arch, "w0"), None).unwrap());
+    }
+    created(s.create_trial(b.id, &new_trial("x", "w0"), None).unwrap());
+    let failed = TrialResult {
+        state: TrialState::Fail,
+        reason: Some("cannot build".into()),
+        metrics: Metrics::new(),
+        values: vec![],
+        cost_seconds: 0.0,
+    };
+    s.finish(a.id, 2, "w0", &complete(1.0)).unwrap();
+    s.finish(b.id, 0, "w0", &complete(1.0)).unwrap();
+    s.finish(a.id, 0, "w0", &failed).unwrap();
+    s.finish(a.id, 3, "w0", &complete(2.0)).unwrap();
+    let seq: Vec<Option<u64>> = s
+        .trials(a.id, 0)
+        .unwrap()
+        .iter()
+        .map(|t| t.sequence)
+        .collect();
+    assert_eq!(seq, vec![Some(1), None, Some(0), Some(2)]);
+    assert_eq!(s.trial(b.id, 0).unwrap().sequence, Some(0));
+    assert_eq!(s.trial(a.id, 1).unwrap().sequence, None);
 }
 
 /// A re-queued trial loses its worker and intermediate values, keeps its architecture,

@@ -234,6 +234,7 @@ impl Storage for MemoryStorage {
             cost_seconds: 0.0,
             attempts: 1,
             epochs: 0,
+            sequence: None,
         };
         g.by_arch[i].insert(trial.arch.clone(), number);
         g.trials[i].push(rec.clone());
@@ -292,8 +293,11 @@ impl Storage for MemoryStorage {
     ) -> StorageResult<()> {
         check_result(study, number, result)?;
         let mut g = self.lock();
+        let i = g.index(study)?;
+        let sequence = g.trials[i].iter().filter(|t| t.sequence.is_some()).count() as u64;
         let t = g.trial_mut(study, number)?;
         held(t, worker)?;
+        t.sequence = Some(sequence);
         t.epochs = finished_epochs(t, result);
         t.state = result.state;
         t.reason = result.reason.clone();

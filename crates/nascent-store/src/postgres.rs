@@ -118,6 +118,19 @@ pub const PG_MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX nascent_artefacts_by_study ON nascent_artefacts (study_id, id);
     "#,
+    // Version 2: the order trials finished in (the order a strategy was told of them), so a
+    // resumed study replays it exactly: a per-study counter taken under the study's row lock
+    // when a trial finishes; older finished trials are numbered by finish time.
+    r#"
+    ALTER TABLE nascent_studies ADD COLUMN n_finished BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE nascent_trials ADD COLUMN sequence BIGINT;
+    UPDATE nascent_trials t SET sequence = r.rn FROM (
+        SELECT id, ROW_NUMBER() OVER (PARTITION BY study_id ORDER BY finished, number) - 1 AS rn
+        FROM nascent_trials WHERE state <> 'RUNNING') r
+    WHERE r.id = t.id;
+    UPDATE nascent_studies s SET n_finished = (
+        SELECT COUNT(*) FROM nascent_trials t WHERE t.study_id = s.id AND t.state <> 'RUNNING');
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -663,6 +676,7 @@ impl PostgresStorage {
                 .map(|s| s as u32)
                 .zip(step_values)
                 .collect(),
+            sequence: r.get::<_, Option<i64>>(20).map(|s| s as u64),
         })
     }
 
@@ -698,7 +712,8 @@ macro_rules! trial_columns {
          ARRAY(SELECT i.step FROM nascent_intermediate i \
                WHERE i.study_id = t.study_id AND i.number = t.number ORDER BY i.step), \
          ARRAY(SELECT i.value FROM nascent_intermediate i \
-               WHERE i.study_id = t.study_id AND i.number = t.number ORDER BY i.step)"
+               WHERE i.study_id = t.study_id AND i.number = t.number ORDER BY i.step), \
+         t.sequence"
     };
 }
 use trial_columns;
@@ -988,6 +1003,7 @@ impl Storage for PostgresStorage {
                 cost_seconds: 0.0,
                 attempts: 1,
                 epochs: 0,
+                sequence: None,
             })))
         })
     }
@@ -1102,16 +1118,23 @@ impl Storage for PostgresStorage {
             .copied()
             .filter(|v| complete && v.is_finite());
         self.run("finish", Mode::Auto, |db, retry| {
-            // One statement: the fencing check, the result, the epochs (the budget's for a
+            // One statement: the fencing check (the trial locked while this worker holds it),
+            // the place in the finish order (the study's counter, under its row lock, taken
+            // only when the fencing check passes), the result, the epochs (the budget's for a
             // trial that completed without reporting) and the rank by the first objective.
             let updated = db.execute(
-                "UPDATE nascent_trials t SET state = $4, reason = $5, cost_seconds = $6, \
+                "WITH held AS (SELECT 1 FROM nascent_trials WHERE study_id = $1 AND number = $2 \
+                     AND state = 'RUNNING' AND worker = $3 FOR UPDATE), \
+                 s AS (UPDATE nascent_studies SET n_finished = n_finished + 1 \
+                     WHERE id = $1 AND EXISTS (SELECT 1 FROM held) \
+                     RETURNING n_finished - 1 AS seq, rank_sign) \
+                 UPDATE nascent_trials t SET state = $4, reason = $5, cost_seconds = $6, \
                  finished = $7, \
                  epochs = CASE WHEN t.epochs = 0 AND $4 = 'COMPLETE' \
                      THEN COALESCE((t.budget::jsonb ->> 'epochs')::INTEGER, 0) ELSE t.epochs END, \
                  metric_names = $8, metric_values = $9, objective_values = $10, \
-                 rank_value = (SELECT s.rank_sign * $11 FROM nascent_studies s WHERE s.id = $1) \
-                 WHERE t.study_id = $1 AND t.number = $2 AND t.state = 'RUNNING' \
+                 rank_value = s.rank_sign * $11, sequence = s.seq \
+                 FROM s WHERE t.study_id = $1 AND t.number = $2 AND t.state = 'RUNNING' \
                  AND t.worker = $3",
                 &[
                     &study.0,

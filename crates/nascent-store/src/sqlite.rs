@@ -116,6 +116,16 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX trials_queued ON trials (study_id, number)
         WHERE state = 'RUNNING' AND worker IS NULL;
     "#,
+    // Version 4: the order trials finished in (the order a strategy was told of them), so a
+    // resumed study replays it exactly; older finished trials are numbered by finish time.
+    r#"
+    ALTER TABLE trials ADD COLUMN sequence INTEGER;
+    UPDATE trials SET sequence = r.rn FROM (
+        SELECT id, ROW_NUMBER() OVER (PARTITION BY study_id ORDER BY finished, number) - 1 AS rn
+        FROM trials WHERE state != 'RUNNING') AS r
+    WHERE r.id = trials.id;
+    CREATE INDEX trials_by_sequence ON trials (study_id, sequence) WHERE sequence IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -148,7 +158,7 @@ pub struct SqliteStorage {
 }
 
 const TRIAL_COLUMNS: &str = "id, number, arch, params, state, reason, budget, seed, worker, \
-    created, started, finished, heartbeat, cost_seconds, attempts, epochs";
+    created, started, finished, heartbeat, cost_seconds, attempts, epochs, sequence";
 
 impl SqliteStorage {
     /// Opens (creating it if needed) the SQLite file at `path` with default options; `url` is
@@ -366,6 +376,7 @@ impl SqliteStorage {
                     cost_seconds: r.get(13)?,
                     attempts: r.get(14)?,
                     epochs: r.get(15)?,
+                    sequence: r.get(16)?,
                 })
             })
             .map_err(|e| self.be(e))?
@@ -451,6 +462,7 @@ impl SqliteStorage {
                     cost_seconds: raw.cost_seconds,
                     attempts: raw.attempts as u32,
                     epochs: raw.epochs as u32,
+                    sequence: raw.sequence.map(|s| s as u64),
                 })
             })
             .collect()
@@ -516,6 +528,7 @@ struct RawTrial {
     cost_seconds: f64,
     attempts: i64,
     epochs: i64,
+    sequence: Option<i64>,
 }
 
 /// Why opening a file failed: an SQL error (retried when the file is busy) or a refusal.
@@ -821,6 +834,7 @@ impl Storage for SqliteStorage {
                 cost_seconds: 0.0,
                 attempts: 1,
                 epochs: 0,
+                sequence: None,
             })))
         })
     }
@@ -941,7 +955,9 @@ impl Storage for SqliteStorage {
             };
             tx.execute(
                 "UPDATE trials SET state = ?2, reason = ?3, cost_seconds = ?4, finished = ?5, \
-                 epochs = ?6, rank_value = ?7 WHERE id = ?1",
+                 epochs = ?6, rank_value = ?7, sequence = COALESCE((SELECT MAX(sequence) \
+                 FROM trials WHERE study_id = ?8 AND sequence IS NOT NULL), -1) + 1 \
+                 WHERE id = ?1",
                 params![
                     id,
                     result.state.as_str(),
@@ -949,7 +965,8 @@ impl Storage for SqliteStorage {
                     result.cost_seconds,
                     now(),
                     epochs as i64,
-                    rank
+                    rank,
+                    study.0
                 ],
             )
             .map_err(|e| self.be(e))?;

@@ -187,9 +187,10 @@ pub(crate) fn argmax(xs: &[f64]) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
-/// Rebuilds a strategy's state by telling it every finished trial in order, each time with the
-/// history as it stood when that trial finished (a growing prefix), which is what the strategy
-/// saw during the run. Draws no random numbers.
+/// Rebuilds a strategy's state by telling it every finished trial in the order they finished
+/// ([`History::finish_order`]), each time with the history as it could have stood then: the
+/// trials created up to that one, those not yet told still running. Draws from `rng` as the
+/// tells did.
 pub(crate) fn replay<S, St>(strategy: &mut St, space: &S, history: &History<S::Arch>, rng: &mut Rng)
 where
     S: SearchSpace,
@@ -197,12 +198,18 @@ where
 {
     let mut prefix = History::new(history.objectives().to_vec())
         .with_constraints(history.constraints().to_vec());
-    let mut scratch = rng.clone();
-    for t in history.trials() {
-        let i = prefix.push(t.clone());
-        if t.state.is_finished() {
-            strategy.tell(space, &prefix, i, &mut scratch);
+    let trials = history.trials();
+    for &i in history.finish_order() {
+        while prefix.len() <= i {
+            let t = &trials[prefix.len()];
+            prefix.push(nascent_core::Trial::running(
+                t.number,
+                t.arch.clone(),
+                t.budget.clone(),
+            ));
         }
+        prefix.update(i, trials[i].clone());
+        strategy.tell(space, &prefix, i, rng);
     }
 }
 

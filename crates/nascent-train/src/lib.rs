@@ -33,6 +33,8 @@ pub mod ops;
 #[cfg(feature = "torch")]
 pub mod recipe;
 #[cfg(feature = "torch")]
+pub mod study;
+#[cfg(feature = "torch")]
 pub mod trainer;
 
 #[cfg(feature = "torch")]

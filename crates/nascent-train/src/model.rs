@@ -63,6 +63,12 @@ pub trait Builder<A>: Send + Sync {
     fn build(&self, arch: &A, spec: &NetSpec, root: &nn::Path) -> TrainResult<Box<dyn Network>>;
 }
 
+impl<A, B: Builder<A> + ?Sized> Builder<A> for std::sync::Arc<B> {
+    fn build(&self, arch: &A, spec: &NetSpec, root: &nn::Path) -> TrainResult<Box<dyn Network>> {
+        (**self).build(arch, spec, root)
+    }
+}
+
 /// A built network with its weights.
 #[derive(Debug)]
 pub struct Model {

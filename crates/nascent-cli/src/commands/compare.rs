@@ -6,14 +6,16 @@
 //! comparison can be spread over several runs; the summary of the whole file (test accuracy
 //! mean ± std per arm, wall time, parameters, latency) is printed and written as JSON and SVG.
 
-use crate::settings::{Layered, StudySettings, env_overrides};
-use crate::study::{FinalModel, RunOptions, load_data, run as run_study, train_config};
+use crate::layered::{Layered, env_overrides};
+use crate::study::{RunOptions, run as run_study};
 use anyhow::{Context, Result, anyhow};
 use nascent_core::{Budget, NoReporter};
 use nascent_report::compare::{ArmRun, append_run, chart, read_runs, summarize, table};
 use nascent_space::Nb201Arch;
 use nascent_strategy::{StrategyConfig, StrategyKind};
+use nascent_study::{Backend, FinalModel, StudySettings};
 use nascent_train::evaluate::TrainEvaluator;
+use nascent_train::study::{load_data, train_config};
 use nascent_train::trainer::NoObserver;
 use nascent_train::{Builder, Nb201Builder};
 use std::collections::BTreeMap;
@@ -103,7 +105,8 @@ pub fn run(args: Args) -> Result<()> {
         if let Some(file) = &args.file {
             base.resolve_paths(file);
         }
-        base.check()
+        base.clone()
+            .check(&crate::backend::torch().catalog())
             .map_err(|e| anyhow!("{}: {e}", layered.origin))?;
         let refs = references(&args)?;
         if args.seeds.is_empty() {
@@ -170,8 +173,10 @@ fn show_references(runs: &[ArmRun], out: &Path) -> Result<()> {
         let Some(record) = storage.studies()?.into_iter().next() else {
             continue;
         };
-        let settings = crate::study::stored_settings(&record)?;
-        let path = crate::study::write_report(&*storage, &record, &settings, Some(&fm), &dir)?;
+        let settings = nascent_study::stored_settings(&record)?;
+        let view = nascent_study::view_of(&crate::backend::torch(), &record.space)?;
+        let path =
+            nascent_study::write_report(&*storage, &record, &settings, Some(&fm), &dir, view)?;
         eprintln!("compare: {} shows the references", path.display());
     }
     Ok(())
@@ -220,9 +225,15 @@ fn study_arm(base: &StudySettings, random: bool, seed: u64, out: &Path) -> Resul
         "compare: arm {arm}, seed {seed}, strategy {strategy}, folder {}",
         dir.display()
     );
+    let backend = crate::backend::torch();
+    let config = s
+        .clone()
+        .check(&backend.catalog())
+        .map_err(|e| anyhow!("the {arm} arm's settings: {e}"))?;
     let t0 = Instant::now();
-    run_study(
-        s.clone(),
+    let outcome = run_study(
+        config,
+        &backend,
         &RunOptions {
             json: false,
             search_only: false,
@@ -230,15 +241,9 @@ fn study_arm(base: &StudySettings, random: bool, seed: u64, out: &Path) -> Resul
         },
     )?;
     let wall = t0.elapsed().as_secs_f64();
-    let path = dir.join("final.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "the {arm} arm left no {} (is retraining off in the study?)",
-            path.display()
-        )
+    let fm: FinalModel = outcome.final_model.ok_or_else(|| {
+        anyhow!("the {arm} arm retrained no final model (is retraining off in the study?)")
     })?;
-    let fm: FinalModel =
-        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
     let mut notes = BTreeMap::new();
     notes.insert("strategy".into(), strategy.into());
     notes.insert("epochs".into(), fm.epochs.into());
@@ -276,7 +281,11 @@ fn reference_arm(
     })?;
     let mut s = base.clone();
     s.seed = seed;
-    let (data, augment) = load_data(&s)?;
+    let config = s
+        .clone()
+        .check(&crate::backend::torch().catalog())
+        .map_err(|e| anyhow!("the reference arm's settings: {e}"))?;
+    let (data, augment) = load_data(&config)?;
     let data = Arc::new(data);
     let recipe = s.retrain.train.clone().unwrap_or_else(|| s.train.clone());
     let threads = recipe

@@ -9,7 +9,7 @@
 //! from the given trained weights (safetensors, as `nascent train` saves them), or freshly
 //! initialised ones (seeded by `--seed`).
 
-use super::inspect::{NetArgs, SpaceArg};
+use super::inspect::NetArgs;
 use anyhow::{Context, Result};
 use nascent_train::export::{export_model, load_weights};
 use serde_json::json;
@@ -43,15 +43,15 @@ pub fn run(args: Args) -> Result<()> {
         load_weights(&model, w).with_context(|| {
             format!(
                 "loading the weights of `{arch}`{}",
-                if args.net.auxiliary || args.net.space != SpaceArg::Darts {
+                if args.net.auxiliary {
                     ""
                 } else {
-                    " (add --auxiliary if they were trained with DARTS' auxiliary head)"
+                    " (add --auxiliary if they were trained with an auxiliary head, as DARTS networks can be)"
                 }
             )
         })?;
     }
-    let files = export_model(&model, args.net.space.name(), &arch, &args.out)
+    let files = export_model(&model, &args.net.space, &arch, &args.out)
         .with_context(|| format!("exporting to {}", args.out.display()))?;
     let weights = match &args.weights {
         Some(w) => w.display().to_string(),

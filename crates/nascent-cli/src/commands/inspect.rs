@@ -7,37 +7,15 @@
 //! ```
 
 use anyhow::{Context, Result, anyhow};
-use clap::ValueEnum;
-use nascent_space::{ChainArch, DartsGenotype, Nb201Arch};
+use nascent_core::SearchSpace;
 use nascent_train::graph::without_init;
 use nascent_train::metrics::{
     LatencyConfig, complexity, device_name, measure_latency, train_step_memory,
 };
-use nascent_train::{ChainBuilder, DartsBuilder, Model, Nb201Builder, NetSpec};
+use nascent_train::study::{NetOptions, NetSpace, NetTask, with_net_space};
+use nascent_train::{Model, NetSpec};
 use serde_json::json;
 use std::str::FromStr;
-
-/// The search space whose genotype `--arch` is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum SpaceArg {
-    /// NAS-Bench-201 cell string, `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`.
-    Nb201,
-    /// DARTS genotype, `Genotype(normal=[...], normal_concat=..., reduce=[...], ...)`.
-    Darts,
-    /// Chain of layers, `conv_3x3-32-s1,sep_conv_5x5-64-s2,...`.
-    Chain,
-}
-
-impl SpaceArg {
-    /// The space's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            SpaceArg::Nb201 => "nb201",
-            SpaceArg::Darts => "darts",
-            SpaceArg::Chain => "chain",
-        }
-    }
-}
 
 /// An input shape written `CxHxW` (square: `H == W`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,8 +56,8 @@ impl FromStr for InputShape {
 #[derive(clap::Args, Debug, Clone)]
 pub struct NetArgs {
     /// The search space of the genotype.
-    #[arg(long, value_enum)]
-    pub space: SpaceArg,
+    #[arg(long, value_parser = super::space_parser())]
+    pub space: String,
     /// The genotype, in the space's notation.
     #[arg(long)]
     pub arch: String,
@@ -115,29 +93,30 @@ impl NetArgs {
     /// Parses the genotype and builds the model on `device`; returns it with the genotype's
     /// canonical string. The error says what is wrong with the genotype or the shape.
     pub fn build(&self, device: tch::Device) -> Result<(Model, String)> {
-        if self.auxiliary && self.space != SpaceArg::Darts {
-            return Err(anyhow!("--auxiliary applies to --space darts only"));
+        struct BuildTask<'a> {
+            args: &'a NetArgs,
+            device: tch::Device,
         }
-        let spec = self.spec();
-        let what = || format!("building the {} architecture", self.space.name());
-        Ok(match self.space {
-            SpaceArg::Nb201 => {
-                let a: Nb201Arch = self.arch.parse()?;
-                let m = Model::new(&Nb201Builder, &a, spec, device).with_context(what)?;
-                (m, a.to_string())
+        impl NetTask for BuildTask<'_> {
+            type Output = Result<(Model, String)>;
+            fn run<S: SearchSpace + Clone + 'static>(self, net: NetSpace<S>) -> Self::Output {
+                let a = net.space.parse(&self.args.arch)?;
+                let m = Model::new(&*net.builder, &a, self.args.spec(), self.device)
+                    .with_context(|| format!("building the {} architecture", net.info.name))?;
+                Ok((m, net.space.format(&a)))
             }
-            SpaceArg::Darts => {
-                let a: DartsGenotype = self.arch.parse()?;
-                let b = DartsBuilder::new(self.auxiliary);
-                let m = Model::new(&b, &a, spec, device).with_context(what)?;
-                (m, a.to_string())
-            }
-            SpaceArg::Chain => {
-                let a: ChainArch = self.arch.parse()?;
-                let m = Model::new(&ChainBuilder, &a, spec, device).with_context(what)?;
-                (m, a.to_string())
-            }
-        })
+        }
+        let options = NetOptions {
+            auxiliary: self.auxiliary,
+        };
+        with_net_space(&self.space, &options, BuildTask { args: self, device }).map_err(
+            |e| match e {
+                nascent_study::Error::Config { field, reason } if field == "auxiliary" => {
+                    anyhow!("--auxiliary: {reason}")
+                }
+                e => e.into(),
+            },
+        )?
     }
 }
 
@@ -209,7 +188,7 @@ pub fn run(args: Args) -> Result<()> {
     let c = complexity(&model)?;
     let n = &args.net;
     let mut out = json!({
-        "space": n.space.name(),
+        "space": n.space,
         "arch": arch,
         "input": [n.input.channels, n.input.side, n.input.side],
         "classes": n.classes,
@@ -252,7 +231,7 @@ pub fn run(args: Args) -> Result<()> {
         println!("{out}");
         return Ok(());
     }
-    println!("space            {}", n.space.name());
+    println!("space            {}", n.space);
     println!("arch             {arch}");
     println!(
         "input            {}x{}x{}, {} classes",

@@ -68,6 +68,17 @@ impl StudyArgs {
     }
 }
 
+/// `--space`: the name of a registered search space (`nascent_train::study::spaces`), its
+/// summary in `--help`.
+pub fn space_parser() -> clap::builder::PossibleValuesParser {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    clap::builder::PossibleValuesParser::new(
+        nascent_train::study::spaces()
+            .into_iter()
+            .map(|s| clap::builder::PossibleValue::new(leak(s.name)).help(leak(s.summary))),
+    )
+}
+
 /// A metric value for a table cell.
 pub fn fmt_value(v: Option<f64>) -> String {
     match v {

@@ -1,8 +1,8 @@
 //! `nascent report`: (re)writes the HTML report of a study from its storage.
 
 use super::StudyArgs;
-use crate::study::{FinalModel, stored_settings, write_report};
 use anyhow::Result;
+use nascent_study::{stored_final_model, stored_settings, view_of, write_report};
 use std::path::PathBuf;
 
 /// Arguments of `nascent report`.
@@ -19,14 +19,17 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let (storage, record) = args.study.open()?;
     let settings = stored_settings(&record)?;
-    let final_model: Option<FinalModel> = storage
-        .artefacts(record.id)?
-        .into_iter()
-        .rfind(|a| a.path.file_name().is_some_and(|n| n == "final.json"))
-        .and_then(|a| std::fs::read_to_string(&a.path).ok())
-        .and_then(|s| serde_json::from_str(&s).ok());
+    let final_model = stored_final_model(&*storage, &record)?;
     let out = args.out.unwrap_or_else(|| settings.out.clone());
-    let path = write_report(&*storage, &record, &settings, final_model.as_ref(), &out)?;
+    let view = view_of(&crate::backend::torch(), &record.space)?;
+    let path = write_report(
+        &*storage,
+        &record,
+        &settings,
+        final_model.as_ref(),
+        &out,
+        view,
+    )?;
     println!("{}", path.display());
     Ok(())
 }

@@ -2,9 +2,10 @@
 //! Ctrl-C, with the settings stored in it (completed trials are kept, interrupted ones re-run).
 
 use super::open_existing;
-use crate::settings::{Layered, StudySettings};
-use crate::study::{RunOptions, run as run_study, stored_settings};
+use crate::layered::Layered;
+use crate::study::{RunOptions, run as run_study};
 use anyhow::Result;
+use nascent_study::{Backend, StudySettings, stored_settings};
 
 /// Arguments of `nascent resume`.
 #[derive(clap::Args, Debug)]
@@ -38,12 +39,18 @@ pub fn run(args: Args) -> Result<()> {
     // The study lives where it was found, whatever URL it was created with.
     settings.storage = args.storage.clone();
     settings.name = record.name.clone();
+    let backend = crate::backend::torch();
+    let config = settings
+        .check(&backend.catalog())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", layered.origin))?;
     run_study(
-        settings,
+        config,
+        &backend,
         &RunOptions {
             json: args.json,
             search_only: args.search_only,
             result_to_stderr: false,
         },
     )
+    .map(drop)
 }

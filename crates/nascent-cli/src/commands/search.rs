@@ -2,9 +2,10 @@
 //! file): a resumable search on real data, then the best architecture retrained, exported and
 //! explained in an HTML report.
 
-use crate::settings::{Layered, StudySettings, env_overrides};
+use crate::layered::{Layered, env_overrides};
 use crate::study::{RunOptions, run as run_study};
 use anyhow::Result;
+use nascent_study::{Backend, StudySettings};
 use std::path::PathBuf;
 
 /// Arguments of `nascent search`.
@@ -34,19 +35,22 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(file) = &args.file {
         settings.resolve_paths(file);
     }
-    settings
-        .check()
+    let backend = crate::backend::torch();
+    let config = settings
+        .check(&backend.catalog())
         .map_err(|e| anyhow::anyhow!("{}: {e}", layered.origin))?;
     if args.dry_run {
-        print!("{}", toml::to_string_pretty(&settings)?);
+        print!("{}", toml::to_string_pretty(config.settings())?);
         return Ok(());
     }
     run_study(
-        settings,
+        config,
+        &backend,
         &RunOptions {
             json: args.json,
             search_only: args.search_only,
             result_to_stderr: false,
         },
     )
+    .map(drop)
 }

@@ -12,31 +12,21 @@
 use anyhow::{Context, Result, anyhow};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
+use nascent_core::SearchSpace;
 use nascent_core::{Budget, NoReporter};
-use nascent_space::{ChainArch, DartsGenotype, Nb201Arch};
 use nascent_train::data::{Augment, DataSpec, DataSplits};
 use nascent_train::device::DeviceChoice;
 use nascent_train::evaluate::TrainEvaluator;
 use nascent_train::metrics::{self, LatencyConfig, device_name};
+use nascent_train::study::{NetOptions, NetSpace, NetTask, with_net_space};
 use nascent_train::trainer::{
     EpochStats, Optimizer, Schedule, TrainConfig, TrainEnd, TrainObserver, TrainReport,
 };
-use nascent_train::{Builder, ChainBuilder, DartsBuilder, Model, Nb201Builder};
+use nascent_train::{Builder, Model};
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// The search space whose genotype `--arch` is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Space {
-    /// NAS-Bench-201 cell string, `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`.
-    Nb201,
-    /// DARTS genotype, `Genotype(normal=[...], normal_concat=..., reduce=[...], ...)`.
-    Darts,
-    /// Chain of layers, `conv_3x3-32-s1,sep_conv_5x5-64-s2,...`.
-    Chain,
-}
 
 /// The optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -77,8 +67,8 @@ pub enum AugmentArg {
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The search space of the genotype.
-    #[arg(long, value_enum)]
-    pub space: Space,
+    #[arg(long, value_parser = super::space_parser())]
+    pub space: String,
     /// The genotype, in the space's notation.
     #[arg(long)]
     pub arch: String,
@@ -169,20 +159,18 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<()> {
-    match args.space {
-        Space::Nb201 => {
-            let arch: Nb201Arch = args.arch.parse()?;
-            train(&args, Box::new(Nb201Builder), arch)
-        }
-        Space::Darts => {
-            let arch: DartsGenotype = args.arch.parse()?;
-            train(&args, Box::new(DartsBuilder::new(args.auxiliary)), arch)
-        }
-        Space::Chain => {
-            let arch: ChainArch = args.arch.parse()?;
-            train(&args, Box::new(ChainBuilder), arch)
+    struct TrainTask<'a>(&'a Args);
+    impl NetTask for TrainTask<'_> {
+        type Output = Result<()>;
+        fn run<S: SearchSpace + Clone + 'static>(self, net: NetSpace<S>) -> Result<()> {
+            let arch = net.space.parse(&self.0.arch)?;
+            train(self.0, Box::new(net.builder), arch)
         }
     }
+    let options = NetOptions {
+        auxiliary: args.auxiliary,
+    };
+    with_net_space(&args.space, &options, TrainTask(&args))?
 }
 
 fn config(args: &Args, augment: Augment) -> TrainConfig {
@@ -335,7 +323,7 @@ fn print_result(
             })
             .collect();
         let out = json!({
-            "space": format!("{:?}", args.space).to_lowercase(),
+            "space": args.space,
             "arch": args.arch,
             "data": origin.display().to_string(),
             "device": device_name(device),
@@ -368,7 +356,7 @@ fn print_result(
         return Ok(());
     }
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2} %"));
-    println!("space            {:?}", args.space);
+    println!("space            {}", args.space);
     println!("arch             {}", args.arch);
     println!("data             {}", origin.display());
     println!("device           {}", device_name(device));

@@ -10,17 +10,18 @@
 //!    history sync), `best` (the top trial, from the ranking index), and a new worker joining
 //!    (open, the runner's start-up, until its first trial starts).
 //!
-//! `cargo bench -p nascent-store --bench distributed [-- --trials 5000 --workers 16
+//! `cargo bench -p nascent-study --bench distributed [-- --trials 5000 --workers 16
 //! --sizes 1000,100000 --skip-load --skip-scaling]`; `bench/distributed.sh` runs it and keeps
 //! the output in `bench/results/`.
 
 use nascent_core::storage::{CreateOutcome, NewTrial, Storage, TrialResult};
 use nascent_core::{Budget, Metrics, Objective, Rng, SearchSpace, StudySpec, TrialState};
 use nascent_space::DartsSpace;
+use nascent_store::open;
 use nascent_store::pg_server::PgServer;
-use nascent_store::testing::SyntheticEvaluator;
-use nascent_store::{RunConfig, Runner, StudyBudget, open, open_or_create_study};
 use nascent_strategy::RandomSearch;
+use nascent_study::testing::SyntheticEvaluator;
+use nascent_study::{RunConfig, Runner, StudyBudget, open_or_create_study};
 use std::collections::{HashMap, HashSet};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -221,8 +222,8 @@ fn populate(url: &str, backend: &str, n: u64, archs: &[String]) {
                 .copy_in(
                     "COPY nascent_trials (study_id, number, arch, params, state, budget, seed, \
                      worker, created, started, finished, heartbeat, cost_seconds, attempts, \
-                     epochs, metric_names, metric_values, objective_values, rank_value) \
-                     FROM STDIN",
+                     epochs, metric_names, metric_values, objective_values, rank_value, \
+                     sequence) FROM STDIN",
                 )
                 .unwrap();
             use std::io::Write;
@@ -231,7 +232,7 @@ fn populate(url: &str, backend: &str, n: u64, archs: &[String]) {
                 writeln!(
                     w,
                     "{}\t{i}\t{}\t{{}}\tCOMPLETE\t{}\t{i}\tbench:1:r0:w0\t1\t1\t2\t1\t1\t1\t1\t\
-                     {{val_accuracy}}\t{{{v}}}\t{{{v}}}\t{v}",
+                     {{val_accuracy}}\t{{{v}}}\t{{{v}}}\t{v}\t{i}",
                     st.id.0, archs[i as usize], budget
                 )
                 .unwrap();
@@ -249,7 +250,7 @@ fn populate(url: &str, backend: &str, n: u64, archs: &[String]) {
             w.finish().unwrap();
         }
         tx.execute(
-            "UPDATE nascent_studies SET n_trials = $2 WHERE id = $1",
+            "UPDATE nascent_studies SET n_trials = $2, n_finished = $2 WHERE id = $1",
             &[&st.id.0, &(n as i64)],
         )
         .unwrap();
@@ -264,9 +265,9 @@ fn populate(url: &str, backend: &str, n: u64, archs: &[String]) {
                 .prepare(
                     "INSERT INTO trials (study_id, number, arch, params, state, budget, seed, \
                      worker, created, started, finished, heartbeat, cost_seconds, attempts, \
-                     epochs, rank_value) \
+                     epochs, rank_value, sequence) \
                      VALUES (?1, ?2, ?3, '{}', 'COMPLETE', ?4, ?2, 'bench:1:r0:w0', 1, 1, 2, 1, \
-                     1, 1, 1, ?5)",
+                     1, 1, 1, ?5, ?2)",
                 )
                 .unwrap();
             let mut m = tx

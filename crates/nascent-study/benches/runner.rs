@@ -3,7 +3,7 @@
 //! 5 writes of values, a finish and the history sync), with 1 and 4 workers, in memory and in
 //! SQLite.
 //!
-//! `cargo bench -p nascent-store --bench runner [-- TRIALS]` (default 300 trials).
+//! `cargo bench -p nascent-study --bench runner [-- TRIALS]` (default 300 trials).
 //!
 //! With `NASCENT_BENCH_PYTHON` set to a Python that has Optuna (`pip install optuna`), the same
 //! run also times Optuna on the same kind of study (`benches/optuna_overhead.py`: random
@@ -15,8 +15,9 @@
 
 use nascent_core::{Objective, StudySpec};
 use nascent_space::Nb201Space;
-use nascent_store::testing::{SyntheticEvaluator, TournamentMutation, nb201_structural_accuracy};
-use nascent_store::{RunConfig, Runner, StudyBudget, open, open_or_create_study};
+use nascent_store::open;
+use nascent_study::testing::{SyntheticEvaluator, TournamentMutation, nb201_structural_accuracy};
+use nascent_study::{RunConfig, Runner, StudyBudget, open_or_create_study};
 use std::time::Instant;
 
 fn main() {

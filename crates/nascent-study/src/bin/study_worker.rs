@@ -1,21 +1,23 @@
 //! `nascent-study-worker`: runs (or resumes) one study over the NB201 space with the
-//! synthetic evaluator, through the study runner. The crash, Ctrl-C and multi-process tests
-//! of nascent-store drive it; it is also a quick way to try a storage by hand.
+//! synthetic evaluator, through the study runner. The crash, stop and multi-process tests
+//! of nascent-study drive it; it is also a quick way to try a storage by hand.
 //!
 //! ```text
 //! nascent-study-worker --storage URL --study NAME [--trials N] [--seconds S] [--epoch-budget E]
-//!     [--workers K] [--epochs E] [--epoch-ms MS] [--seed S] [--log FILE] [--ctrlc]
+//!     [--workers K] [--epochs E] [--epoch-ms MS] [--seed S] [--log FILE] [--stop-file FILE]
 //!     [--heartbeat-ms MS] [--stale-ms MS]
 //! ```
 //!
 //! Prints the run's summary as JSON on stdout; with `--log FILE` appends `PID ARCH` to FILE for
-//! every evaluation it starts.
+//! every evaluation it starts; with `--stop-file FILE` raises the run's stop signal when FILE
+//! appears (as the `nascent` binary's Ctrl-C handler does; the library installs none).
 
 use nascent_core::{Objective, StudySpec};
 use nascent_space::{Nb201Arch, Nb201Space};
-use nascent_store::testing::{SyntheticEvaluator, TournamentMutation, nb201_structural_accuracy};
-use nascent_store::{
-    LogObserver, RunConfig, Runner, StopSignal, StudyBudget, open, open_or_create_study,
+use nascent_store::open;
+use nascent_study::testing::{SyntheticEvaluator, TournamentMutation, nb201_structural_accuracy};
+use nascent_study::{
+    LogObserver, RunConfig, Runner, StopSignal, StudyBudget, open_or_create_study,
 };
 use std::io::Write;
 use std::time::Duration;
@@ -29,7 +31,7 @@ struct Args {
     epoch_ms: u64,
     seed: u64,
     log: Option<String>,
-    ctrlc: bool,
+    stop_file: Option<String>,
     heartbeat_ms: u64,
     stale_ms: u64,
 }
@@ -44,16 +46,12 @@ fn parse() -> Result<Args, String> {
         epoch_ms: 0,
         seed: 0,
         log: None,
-        ctrlc: false,
+        stop_file: None,
         heartbeat_ms: 100,
         stale_ms: 2000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        if flag == "--ctrlc" {
-            a.ctrlc = true;
-            continue;
-        }
         let v = it.next().ok_or_else(|| format!("`{flag}` needs a value"))?;
         let num = |v: &str| -> Result<u64, String> {
             v.parse()
@@ -75,6 +73,7 @@ fn parse() -> Result<Args, String> {
             "--epoch-ms" => a.epoch_ms = num(&v)?,
             "--seed" => a.seed = num(&v)?,
             "--log" => a.log = Some(v),
+            "--stop-file" => a.stop_file = Some(v),
             "--heartbeat-ms" => a.heartbeat_ms = num(&v)?,
             "--stale-ms" => a.stale_ms = num(&v)?,
             _ => return Err(format!("unknown flag `{flag}`")),
@@ -141,11 +140,17 @@ fn run(args: &Args) -> Result<String, Box<dyn std::error::Error>> {
         poll_interval: Duration::from_millis(20),
         ..RunConfig::default()
     };
-    let stop = if args.ctrlc {
-        StopSignal::ctrlc()?
-    } else {
-        StopSignal::new()
-    };
+    let stop = StopSignal::new();
+    if let Some(path) = args.stop_file.clone() {
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            while !std::path::Path::new(&path).exists() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            eprintln!("interrupted: {path} appeared; re-queueing the trials in flight");
+            flag.stop();
+        });
+    }
     let observer = LogObserver;
     let summary = Runner::new(&*storage, study, &space, &evaluator, config)
         .with_observer(&observer)

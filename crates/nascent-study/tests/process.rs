@@ -1,5 +1,5 @@
 //! Studies run by separate processes (the `nascent-study-worker` binary, a thin shell over the
-//! runner): killed with SIGKILL mid-trial and resumed, interrupted with Ctrl-C and resumed,
+//! runner): killed with SIGKILL mid-trial and resumed, stopped by its stop signal and resumed,
 //! and several processes sharing one SQLite study.
 
 use nascent_core::TrialState;
@@ -182,8 +182,10 @@ fn sigkill_mid_trial_then_resume_loses_no_completed_trial_and_finishes_the_budge
 }
 
 #[test]
-fn ctrl_c_requeues_the_trial_in_flight_and_exits_cleanly() {
+fn a_stop_signal_requeues_the_trial_in_flight_and_exits_cleanly() {
     let study = Study::new();
+    let stop = study.log.with_file_name("stop");
+    let stop_arg = stop.display().to_string();
     let args = [
         "--trials",
         "10",
@@ -193,7 +195,8 @@ fn ctrl_c_requeues_the_trial_in_flight_and_exits_cleanly() {
         "10",
         "--epoch-ms",
         "20",
-        "--ctrlc",
+        "--stop-file",
+        &stop_arg,
     ];
     let mut child = study.command(&args).spawn().unwrap();
     wait_for(
@@ -202,13 +205,9 @@ fn ctrl_c_requeues_the_trial_in_flight_and_exits_cleanly() {
         "a trial in flight after 2 complete",
         |t| mid_trial(t, 2),
     );
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    std::fs::write(&stop, "").unwrap();
     let (ok, stdout, stderr) = finish(child);
-    assert!(ok, "Ctrl-C did not exit cleanly: {stderr}");
+    assert!(ok, "the stopped run did not exit cleanly: {stderr}");
     assert!(stdout.contains("\"stop\":\"Interrupted\""), "{stdout}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     let before = study.trials();
@@ -220,6 +219,7 @@ fn ctrl_c_requeues_the_trial_in_flight_and_exits_cleanly() {
             .all(|t| t.state == TrialState::Complete || t.is_queued())
     );
 
+    std::fs::remove_file(&stop).unwrap();
     let (ok, stdout, stderr) = finish(study.command(&args).spawn().unwrap());
     assert!(ok, "{stderr}");
     assert!(stdout.contains("\"stop\":\"TrialBudget\""), "{stdout}");

@@ -16,18 +16,18 @@
 //!
 //! When a run starts it re-queues the trials of dead workers (on this host: their process is
 //! gone; elsewhere: their heartbeat is stale), restores the strategy's state from the history
-//! ([`Strategy::restore`]), and finishes the budget. A [`StopSignal`] (Ctrl-C) stops claiming,
-//! re-queues the trials in flight and returns.
+//! ([`Strategy::restore`]), and finishes the budget. A [`StopSignal`] (raised by the caller's Ctrl-C
+//! handler, say) stops claiming, re-queues the trials in flight and returns.
 
 use crate::error::{Error, Result};
 use crate::worker::{StopSignal, WorkerSet, is_known_dead, is_live_here};
 use nascent_core::storage::{
-    CreateOutcome, NewTrial, RequeueIf, Storage, StorageError, StudyCounts, StudyRecord,
+    CreateOutcome, NewTrial, RequeueIf, Storage, StorageError, StudyCounts, StudyRecord, StudySpec,
     TrialRecord, TrialResult, now,
 };
 use nascent_core::{
-    Budget, Control, Direction, Evaluator, History, Outcome, Reporter, Rng, SearchSpace, Strategy,
-    TrialState, derive_seed, next_fresh,
+    Budget, Control, Direction, Evaluator, History, Outcome, PruneContext, Pruner, Reporter, Rng,
+    SearchSpace, Strategy, TrialState, Verdict, derive_seed, next_fresh,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -219,45 +219,6 @@ impl RunConfig {
     }
 }
 
-/// A pruner's verdict on a trial after an intermediate value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Let it go on.
-    Continue,
-    /// Stop it; the reason is stored with the pruned trial.
-    Prune(String),
-}
-
-/// What a pruner sees when a trial reports an intermediate value.
-pub struct PruneContext<'a> {
-    /// The storage, to read the other trials' values.
-    pub storage: &'a dyn Storage,
-    /// The study.
-    pub study: &'a StudyRecord,
-    /// The trial's number.
-    pub number: u64,
-    /// The trial's fidelity (its `epochs` is the step the curve would end at).
-    pub budget: &'a Budget,
-    /// The trial's values so far `(step, value)`, the latest last.
-    pub curve: &'a [(u32, f64)],
-    /// The latest step.
-    pub step: u32,
-    /// The latest value.
-    pub value: f64,
-    /// Whether larger or smaller intermediate values are better.
-    pub direction: Direction,
-}
-
-/// Decides from intermediate values whether a trial goes on (median rule, successive halving,
-/// learning-curve extrapolation: see nascent-estimate).
-pub trait Pruner: Send + Sync {
-    /// The pruner's name, as stored in prune reasons and shown to users.
-    fn name(&self) -> String;
-
-    /// The verdict after the trial's latest value; errors are storage errors.
-    fn decide(&self, ctx: &PruneContext<'_>) -> Result<Verdict, StorageError>;
-}
-
 /// Why a trial was re-queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequeueReason {
@@ -405,7 +366,8 @@ pub struct RunSummary {
     pub study_elapsed_seconds: f64,
 }
 
-/// Loads a study's trials from storage as a [`History`] (architectures parsed by `space`).
+/// Loads a study's trials from storage as a [`History`] (architectures parsed by `space`, the
+/// finish order as stored).
 pub fn load_history<S: SearchSpace>(
     storage: &dyn Storage,
     study: &StudyRecord,
@@ -413,12 +375,15 @@ pub fn load_history<S: SearchSpace>(
 ) -> Result<History<S::Arch>> {
     check_space(storage, study, space)?;
     let mut h = new_history(study)?;
+    let mut sequence = Vec::new();
     for rec in storage.trials(study.id, 0)? {
         if rec.number as usize != h.len() {
             return Err(gap(storage, study, h.len(), rec.number));
         }
+        sequence.push(rec.sequence.unwrap_or(u64::MAX));
         h.push(rec.to_trial(space)?);
     }
+    h.sort_finish_order_from(0, |i| (sequence[i], i));
     Ok(h)
 }
 
@@ -575,7 +540,7 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
         self
     }
 
-    /// Stops when `stop` is raised (pass [`StopSignal::ctrlc`] for Ctrl-C).
+    /// Stops when `stop` is raised (by a Ctrl-C handler, say).
     pub fn with_stop(mut self, stop: StopSignal) -> Self {
         self.stop = stop;
         self
@@ -633,11 +598,15 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
         };
         self.sync(&mut shared, false)?;
         {
-            let mut rng = Rng::new(derive_seed(seed, u64::MAX - 1));
+            // The tells of earlier runs, replayed in the order they happened with the same
+            // random numbers: the strategy resumes in the state it was left in.
             let Shared {
-                strategy, history, ..
+                strategy,
+                history,
+                tell_rng,
+                ..
             } = &mut shared;
-            strategy.restore(self.space, history, &mut rng);
+            strategy.restore(self.space, history, tell_rng);
         }
         run.first_unfinished
             .store(shared.first_unfinished as u64, Ordering::SeqCst);
@@ -754,7 +723,7 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
     }
 
     /// Brings `shared.history` up to date with storage; tells the strategy of every trial that
-    /// finished since (when `tell`).
+    /// finished since (when `tell`), in the order they finished (their storage sequence).
     fn sync<St: Strategy<S> + ?Sized>(
         &self,
         shared: &mut Shared<'_, S, St>,
@@ -763,30 +732,35 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
         let recs = self
             .storage
             .trials(self.study.id, shared.first_unfinished as u64)?;
+        let told = shared.history.finish_order().len();
+        let mut sequence = std::collections::HashMap::new();
         for rec in recs {
             let n = rec.number as usize;
             let len = shared.history.len();
+            if rec.state.is_finished() {
+                sequence.insert(n, rec.sequence.unwrap_or(u64::MAX));
+            }
             if n < len {
                 let known = shared.history.trials()[n].state;
                 if !known.is_finished() && rec.state.is_finished() {
-                    let t = rec.to_trial(self.space)?;
-                    shared.history.update(n, t);
-                    if tell {
-                        shared
-                            .strategy
-                            .tell(self.space, &shared.history, n, &mut shared.tell_rng);
-                    }
+                    shared.history.update(n, rec.to_trial(self.space)?);
                 }
             } else if n == len {
-                let finished = rec.state.is_finished();
                 shared.history.push(rec.to_trial(self.space)?);
-                if finished && tell {
-                    shared
-                        .strategy
-                        .tell(self.space, &shared.history, n, &mut shared.tell_rng);
-                }
             } else {
                 return Err(gap(self.storage, &self.study, len, rec.number));
+            }
+        }
+        // Several trials may have finished since the last look: tell them in their order.
+        shared
+            .history
+            .sort_finish_order_from(told, |i| (sequence.get(&i).copied().unwrap_or(u64::MAX), i));
+        if tell {
+            let newly: Vec<usize> = shared.history.finish_order()[told..].to_vec();
+            for n in newly {
+                shared
+                    .strategy
+                    .tell(self.space, &shared.history, n, &mut shared.tell_rng);
             }
         }
         let trials = shared.history.trials();
@@ -1189,4 +1163,53 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     } else {
         "(no message)".to_string()
     }
+}
+
+/// The study named in `spec`: created if the storage has none of that name, otherwise the
+/// stored one after checking that it searches the same space with the same objectives.
+pub fn open_or_create_study(storage: &dyn Storage, spec: &StudySpec) -> Result<StudyRecord> {
+    match storage.study(&spec.name) {
+        Ok(existing) => {
+            let mismatch = |reason: String| Error::Mismatch {
+                study: spec.name.clone(),
+                url: storage.url().to_string(),
+                reason,
+            };
+            if existing.space != spec.space {
+                return Err(mismatch(format!(
+                    "searches space `{}`, not `{}`; pick another study name",
+                    existing.space, spec.space
+                )));
+            }
+            if existing.objectives != spec.objectives {
+                return Err(mismatch(format!(
+                    "has objectives {}, not {}; pick another study name",
+                    describe(&existing.objectives),
+                    describe(&spec.objectives)
+                )));
+            }
+            Ok(existing)
+        }
+        Err(StorageError::NoStudy { .. }) => match storage.create_study(spec) {
+            Ok(s) => Ok(s),
+            // Another process created it meanwhile.
+            Err(StorageError::StudyExists { .. }) => Ok(storage.study(&spec.name)?),
+            Err(e) => Err(e.into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn describe(objectives: &[nascent_core::Objective]) -> String {
+    objectives
+        .iter()
+        .map(|o| {
+            let d = match o.direction {
+                Direction::Maximize => "maximize",
+                Direction::Minimize => "minimize",
+            };
+            format!("{} ({d})", o.metric)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,8 +1,9 @@
-//! The error type of nascent-store.
+//! The error type of nascent-study.
 
 use nascent_core::StorageError;
+use std::path::PathBuf;
 
-/// Errors of the storage back ends and the study runner.
+/// Errors of the study: its settings, its runner, its backend.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A storage operation failed (the message names the storage URL or the trial).
@@ -11,10 +12,10 @@ pub enum Error {
     /// A space, strategy or evaluator failed (an architecture string that does not parse).
     #[error(transparent)]
     Core(#[from] nascent_core::Error),
-    /// A run setting that is out of range.
+    /// A setting that is out of range or cannot work.
     #[error("invalid `{field}`: {reason}")]
     Config {
-        /// The field, dotted (`run.workers`).
+        /// The field, dotted (`fidelity.channels`, `run.workers`).
         field: String,
         /// Why the value is not acceptable.
         reason: String,
@@ -29,9 +30,33 @@ pub enum Error {
         /// What does not match.
         reason: String,
     },
-    /// The Ctrl-C handler could not be installed.
-    #[error("cannot install the Ctrl-C handler: {0}")]
-    Signal(String),
+    /// The study has no completed trial to retrain.
+    #[error(
+        "study `{study}` has no completed trial to retrain (all {trials} failed or were pruned)"
+    )]
+    NoCompletedTrial {
+        /// The study's name.
+        study: String,
+        /// Its trials.
+        trials: usize,
+    },
+    /// The deep-learning backend failed (loading data, training, exporting).
+    #[error("{what}")]
+    Backend {
+        /// What it was doing.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// A worker thread panicked outside the evaluator (in the strategy, say).
     #[error("worker thread panicked: {0}")]
     Panic(String),
@@ -43,6 +68,25 @@ impl Error {
         Error::Config {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// A backend failure while doing `what`.
+    pub fn backend(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Backend {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
+    /// An I/O failure on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
         }
     }
 }
@@ -57,5 +101,5 @@ impl From<Error> for nascent_core::Error {
     }
 }
 
-/// Result with nascent-store's [`Error`].
+/// Result with nascent-study's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,4 +1,4 @@
-//! Worker identities, whether a worker is still alive, and the stop signal (Ctrl-C).
+//! Worker identities, whether a worker is still alive, and the stop signal.
 //!
 //! A worker id is `HOST:PID:rRUN:wINDEX`. A running trial whose worker lives on this host is
 //! known to be abandoned when its process is gone (or, for this very process, when no run of
@@ -6,7 +6,6 @@
 //! its trials at once instead of waiting for their heartbeats to go stale. Trials of workers on
 //! other hosts are re-queued when their heartbeat is stale.
 
-use crate::error::{Error, Result};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -118,7 +117,8 @@ fn process_gone(pid: u32) -> bool {
 }
 
 /// A flag that asks a run to stop: it stops claiming trials, re-queues the trials in flight
-/// at their next intermediate value, and returns.
+/// at their next intermediate value, and returns. The library installs no signal handler: a
+/// program raises it from its own (the `nascent` binary's Ctrl-C handler does).
 #[derive(Clone, Debug, Default)]
 pub struct StopSignal(Arc<AtomicBool>);
 
@@ -136,33 +136,6 @@ impl StopSignal {
     /// Whether it is raised.
     pub fn is_stopped(&self) -> bool {
         self.0.load(Ordering::SeqCst)
-    }
-
-    /// The process's Ctrl-C signal: the first Ctrl-C (SIGINT, SIGTERM) raises it, a second one
-    /// exits the process at once with status 130. The handler is installed on the first call;
-    /// later calls return the same signal.
-    pub fn ctrlc() -> Result<StopSignal> {
-        static SIGNAL: OnceLock<std::result::Result<StopSignal, String>> = OnceLock::new();
-        SIGNAL
-            .get_or_init(|| {
-                let s = StopSignal::new();
-                let flag = s.clone();
-                ctrlc::set_handler(move || {
-                    if flag.is_stopped() {
-                        eprintln!("interrupted again: exiting now");
-                        std::process::exit(130);
-                    }
-                    eprintln!(
-                        "interrupted: finishing the current step, re-queueing the trials in \
-                         flight (Ctrl-C again to exit at once)"
-                    );
-                    flag.stop();
-                })
-                .map_err(|e| e.to_string())?;
-                Ok(s)
-            })
-            .clone()
-            .map_err(Error::Signal)
     }
 }
 

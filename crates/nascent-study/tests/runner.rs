@@ -6,11 +6,13 @@ use nascent_core::{
     Budget, Decision, Evaluation, Evaluator, Metrics, Objective, Outcome, Reporter, Result,
     SearchSpace, TrialState,
 };
+use nascent_core::{PruneContext, Pruner, Verdict};
 use nascent_space::{Nb201Arch, Nb201Space};
-use nascent_store::testing::{SyntheticEvaluator, TournamentMutation, nb201_structural_accuracy};
-use nascent_store::{
-    Event, MemoryStorage, PruneContext, Pruner, RequeueReason, RunConfig, Runner, StopReason,
-    StopSignal, StudyBudget, Verdict, load_history, open_or_create_study,
+use nascent_store::MemoryStorage;
+use nascent_study::testing::{SyntheticEvaluator, TournamentMutation, nb201_structural_accuracy};
+use nascent_study::{
+    Event, RequeueReason, RunConfig, Runner, StopReason, StopSignal, StudyBudget, load_history,
+    open_or_create_study,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -387,7 +389,7 @@ fn trials_of_dead_or_silent_workers_are_requeued_and_rerun() {
     let storage = MemoryStorage::new();
     let study = open_or_create_study(&storage, &spec("dead", 4)).unwrap();
     let space = Nb201Space::new();
-    let host = nascent_store::worker::hostname();
+    let host = nascent_study::worker::hostname();
     let claim = |arch: &str, worker: &str| {
         let t = NewTrial {
             arch: arch.into(),
@@ -606,4 +608,61 @@ fn a_study_of_another_space_is_refused() {
 
 fn ev_tiny() -> SyntheticEvaluator<(usize, usize)> {
     SyntheticEvaluator::new(|_: &(usize, usize)| 50.0)
+}
+
+/// An evaluator whose trials take 0-12 ms depending on the architecture, so that several
+/// workers finish them out of creation order.
+fn uneven() -> SyntheticEvaluator<Nb201Arch> {
+    SyntheticEvaluator::new(nb201_structural_accuracy)
+        .with_epochs(2)
+        .with_on_start(|a: &Nb201Arch| {
+            let h: u64 = a.to_string().bytes().map(u64::from).sum();
+            std::thread::sleep(Duration::from_millis(h % 13));
+        })
+}
+
+/// Issue 9: resuming a study that ran with several workers restores the strategy's exact
+/// state: its tells are replayed in the order the trials finished (recorded in storage), not
+/// in the order they were created.
+#[test]
+fn r9_resume_after_several_workers_restores_the_strategy_state_exactly() {
+    let storage = MemoryStorage::new();
+    let space = Nb201Space::new();
+    let ev = uneven();
+
+    let study = open_or_create_study(&storage, &spec("tm", 5)).unwrap();
+    let mut live = TournamentMutation::default();
+    Runner::new(&storage, study.clone(), &space, &ev, quick(40, 4))
+        .run(&mut live)
+        .unwrap();
+    assert_eq!(live.told.len(), 40);
+    assert!(
+        live.told.windows(2).any(|w| w[0] > w[1]),
+        "the workers finished in creation order; the test shows nothing: {:?}",
+        live.told
+    );
+    let mut restored = TournamentMutation::default();
+    let s = Runner::new(&storage, study, &space, &ev, quick(40, 4))
+        .run(&mut restored)
+        .unwrap();
+    assert_eq!(s.evaluated, 0, "the budget was spent: nothing runs again");
+    assert_eq!(restored.told, live.told, "tells replayed in finish order");
+    assert_eq!(restored.pool, live.pool);
+
+    // Regularized evolution: its population (the youngest finished trials) is the same.
+    let study = open_or_create_study(&storage, &spec("evo", 6)).unwrap();
+    let config = nascent_strategy::EvolutionConfig {
+        population: 6,
+        sample_size: 2,
+    };
+    let mut live = config.init().unwrap();
+    Runner::new(&storage, study.clone(), &space, &ev, quick(30, 4))
+        .run(&mut live)
+        .unwrap();
+    let mut restored = config.init().unwrap();
+    Runner::new(&storage, study, &space, &ev, quick(30, 4))
+        .run(&mut restored)
+        .unwrap();
+    let members = |e: &nascent_strategy::RegularizedEvolution| e.population().collect::<Vec<_>>();
+    assert_eq!(members(&restored), members(&live));
 }

@@ -1,0 +1,563 @@
+//! The study driver: a resumable search, then the best architecture retrained at full
+//! fidelity, exported, and explained in a report.
+//!
+//! ```text
+//! StudyConfig -> storage -> backend.with_space -> data -> Runner (strategy, evaluator, pruner)
+//!             -> best trial -> retrain (test accuracy) -> export -> report.html -> StudyOutcome
+//! ```
+
+use crate::backend::{Backend, FinalModel, Prepared, RetrainPlan, SpaceEntry, SpaceTask, Trainer};
+use crate::error::{Error, Result};
+use crate::observer::{RunEvents, Silent, StudyEvent, StudyObserver};
+use crate::runner::{
+    RunConfig, RunSummary, Runner, StopReason, StudyBudget, load_history, open_or_create_study,
+};
+use crate::settings::{EvaluatorSettings, StudyConfig, StudySettings};
+use crate::worker::StopSignal;
+use nascent_core::storage::{Artefact, ArtefactKind, Storage, StudyRecord, StudySpec};
+use nascent_core::{Evaluator, History, Metrics, SearchSpace, Trial};
+use nascent_estimate::{LowFidelity, Surrogate};
+use nascent_report::{ArchView, EpochRow, ExportedFile, FinalResult, Report};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The best search trial of a study.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BestTrial {
+    /// Its number.
+    pub trial: u64,
+    /// Its architecture (canonical string).
+    pub arch: String,
+    /// What it measured.
+    pub metrics: Metrics,
+}
+
+/// What a study run did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudyOutcome {
+    /// The study's name.
+    pub study: String,
+    /// The storage URL.
+    pub storage: String,
+    /// The search.
+    pub summary: RunSummary,
+    /// The best trial (`None` when the run was interrupted before retraining).
+    pub best: Option<BestTrial>,
+    /// The retrained model (`None` without retraining).
+    pub final_model: Option<FinalModel>,
+    /// The report written (`None` with `search_only`).
+    pub report: Option<PathBuf>,
+    /// Wall-clock seconds of this run.
+    pub seconds: f64,
+}
+
+impl StudyOutcome {
+    /// Whether the stop signal ended the search (the study can be resumed).
+    pub fn interrupted(&self) -> bool {
+        self.summary.stop == StopReason::Interrupted
+    }
+}
+
+/// A study ready to run: checked settings, a backend, and how to run.
+///
+/// ```no_run
+/// # fn demo<B: nascent_study::Backend>(backend: &B) -> nascent_study::Result<()> {
+/// use nascent_study::{Study, StudySettings};
+/// let mut settings = StudySettings::default();
+/// settings.storage = "memory:".into();
+/// settings.budget.trials = Some(4);
+/// let config = settings.check(&backend.catalog())?;
+/// let outcome = Study::new(config, backend).run()?;
+/// println!("{:?}", outcome.final_model);
+/// # Ok(()) }
+/// ```
+pub struct Study<'a, B: Backend> {
+    config: StudyConfig,
+    backend: &'a B,
+    observer: &'a dyn StudyObserver,
+    stop: StopSignal,
+    search_only: bool,
+}
+
+impl<'a, B: Backend> Study<'a, B> {
+    /// A study of `config` on `backend`, silent, never stopped, retraining as configured.
+    pub fn new(config: StudyConfig, backend: &'a B) -> Self {
+        Study {
+            config,
+            backend,
+            observer: &Silent,
+            stop: StopSignal::new(),
+            search_only: false,
+        }
+    }
+
+    /// Sends progress to `observer`.
+    pub fn observer(mut self, observer: &'a dyn StudyObserver) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Stops (re-queueing the trials in flight) when `stop` is raised.
+    pub fn stop(mut self, stop: StopSignal) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// Searches only: no retraining, export or report.
+    pub fn search_only(mut self, on: bool) -> Self {
+        self.search_only = on;
+        self
+    }
+
+    /// Runs (or resumes) the study.
+    pub fn run(self) -> Result<StudyOutcome> {
+        let started = Instant::now();
+        let storage = nascent_store::open(&self.config.storage)?;
+        let kind = self.config.space.kind.clone();
+        let task = DriverTask {
+            study: &self,
+            storage: &*storage,
+            started,
+        };
+        self.backend.with_space(&kind, task)?
+    }
+}
+
+struct DriverTask<'s, 'a, B: Backend> {
+    study: &'s Study<'a, B>,
+    storage: &'s dyn Storage,
+    started: Instant,
+}
+
+impl<B: Backend> SpaceTask for DriverTask<'_, '_, B> {
+    type Output = Result<StudyOutcome>;
+
+    fn run<S: SearchSpace + Clone + 'static>(
+        self,
+        entry: SpaceEntry<'_, S>,
+    ) -> Result<StudyOutcome> {
+        Driver {
+            config: &self.study.config,
+            observer: self.study.observer,
+            stop: &self.study.stop,
+            search_only: self.study.search_only,
+            storage: self.storage,
+            started: self.started,
+            space: &entry.space,
+            trainer: entry.trainer,
+            view: entry.view,
+        }
+        .run()
+    }
+}
+
+struct Driver<'d, S: SearchSpace> {
+    config: &'d StudyConfig,
+    observer: &'d dyn StudyObserver,
+    stop: &'d StopSignal,
+    search_only: bool,
+    storage: &'d dyn Storage,
+    started: Instant,
+    space: &'d S,
+    trainer: &'d dyn Trainer<S::Arch>,
+    view: Option<Box<dyn ArchView>>,
+}
+
+/// The cores of this machine.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
+    fn run(self) -> Result<StudyOutcome> {
+        let s = self.config;
+        let spec = StudySpec {
+            name: s.name.clone(),
+            space: self.space.name().to_string(),
+            objectives: s.objectives.clone(),
+            constraints: s.constraints.clone(),
+            config: serde_json::to_value(s.settings())
+                .map_err(|e| Error::backend("storing the settings", e))?,
+            seed: s.seed,
+        };
+        let record = open_or_create_study(self.storage, &spec)?;
+        let prepared = self.trainer.prepare(s, self.observer)?;
+        let threads = s
+            .train
+            .threads
+            .unwrap_or_else(|| (available_cores() / s.workers).max(1));
+        let evaluator = self.evaluator(&*prepared, &record, threads)?;
+        let mut strategy = s.strategy.build::<S>()?;
+        let run_cfg = RunConfig {
+            workers: s.workers,
+            budget: StudyBudget {
+                trials: s.budget.trials,
+                seconds: s.search_seconds(),
+                epochs: s.budget.epochs,
+            },
+            trial_budget: s.trial_budget(),
+            params: serde_json::to_value(&s.train)
+                .map_err(|e| Error::backend("storing the recipe", e))?,
+            stop_at_deadline: true,
+            ..RunConfig::default()
+        };
+        run_cfg.check()?;
+        let pruner = s.pruner.build();
+        let events = RunEvents(self.observer);
+        let mut runner = Runner::new(
+            self.storage,
+            record.clone(),
+            self.space,
+            &*evaluator,
+            run_cfg,
+        )
+        .with_observer(&events)
+        .with_stop(self.stop.clone());
+        if let Some(p) = &pruner {
+            runner = runner.with_pruner(&**p);
+        }
+        let summary = runner.run(&mut strategy)?;
+        self.observer.event(&StudyEvent::SearchFinished(&summary));
+        let mut outcome = StudyOutcome {
+            study: record.name.clone(),
+            storage: self.storage.url().to_string(),
+            summary,
+            best: None,
+            final_model: None,
+            report: None,
+            seconds: 0.0,
+        };
+        if outcome.interrupted() {
+            outcome.seconds = self.started.elapsed().as_secs_f64();
+            return Ok(outcome);
+        }
+        let history = load_history(self.storage, &record, self.space)?;
+        let Some(best) = history.best().cloned() else {
+            return Err(Error::NoCompletedTrial {
+                study: record.name.clone(),
+                trials: history.len(),
+            });
+        };
+        let best_string = self.space.format(&best.arch);
+        log::info!(
+            "best of {} trials: #{} {} ({:?})",
+            history.len(),
+            best.number,
+            best_string,
+            best.metrics.get("val_accuracy")
+        );
+        if s.retrain.enabled && !self.search_only {
+            let elapsed = self
+                .storage
+                .study(&record.name)?
+                .elapsed_seconds
+                .max(self.started.elapsed().as_secs_f64());
+            let fm = self.retrain(&*prepared, &record, &best, &history, threads, elapsed)?;
+            outcome.final_model = Some(fm);
+        }
+        if !self.search_only {
+            outcome.report = Some(write_report(
+                self.storage,
+                &record,
+                s.settings(),
+                outcome.final_model.as_ref(),
+                &s.out,
+                self.view,
+            )?);
+        }
+        outcome.best = Some(BestTrial {
+            trial: best.number,
+            arch: best_string,
+            metrics: best.metrics.clone(),
+        });
+        outcome.seconds = self.started.elapsed().as_secs_f64();
+        Ok(outcome)
+    }
+
+    /// The evaluator of search trials, as `[evaluator] kind` says.
+    fn evaluator(
+        &self,
+        prepared: &dyn Prepared<S::Arch>,
+        record: &StudyRecord,
+        threads: usize,
+    ) -> Result<Box<dyn Evaluator<S::Arch>>> {
+        let s = self.config;
+        Ok(match &s.evaluator {
+            EvaluatorSettings::Train { .. } => prepared.train_evaluator(threads)?,
+            EvaluatorSettings::LowFidelity => Box::new(LowFidelity::new(
+                prepared.train_evaluator(threads)?,
+                s.fidelity.clone(),
+            )?),
+            EvaluatorSettings::Surrogate(c) => {
+                let inner =
+                    LowFidelity::new(prepared.train_evaluator(threads)?, s.fidelity.clone())?;
+                let surrogate = Surrogate::new(self.space.clone(), inner, c.clone())?;
+                // A resumed study's real evaluations train the model from the start.
+                let history = load_history(self.storage, record, self.space)?;
+                surrogate.observe_history(&history);
+                Box::new(surrogate)
+            }
+            EvaluatorSettings::Proxy(p) => prepared.proxy_evaluator(p, &s.trial_budget())?,
+        })
+    }
+
+    /// Retrains the best architecture at full fidelity, exports it and records the files.
+    fn retrain(
+        &self,
+        prepared: &dyn Prepared<S::Arch>,
+        record: &StudyRecord,
+        best: &Trial<S::Arch>,
+        history: &History<S::Arch>,
+        threads: usize,
+        elapsed: f64,
+    ) -> Result<FinalModel> {
+        let s = self.config;
+        let searched = s.trial_budget();
+        let recipe = s.retrain.train.clone().unwrap_or_else(|| s.train.clone());
+        let channels = s.retrain.channels.or(searched.channels);
+        let cells = s.retrain.cells.or(searched.cells);
+        let epochs = match s.retrain.epochs {
+            Some(e) => e,
+            None => {
+                let left = s
+                    .budget
+                    .minutes
+                    .map(|m| m * 60.0 - elapsed)
+                    .unwrap_or(s.retrain.minutes * 60.0);
+                fit_epochs(s, history, best, channels, cells, left)
+            }
+        };
+        let plan = RetrainPlan {
+            trial: best.number,
+            arch: self.space.format(&best.arch),
+            space: self.space.name().to_string(),
+            epochs,
+            channels,
+            cells,
+            resolution: searched.resolution,
+            threads: recipe.threads.unwrap_or(threads.max(available_cores())),
+            recipe,
+            export: s.retrain.export,
+            out: s.out.clone(),
+        };
+        self.observer.event(&StudyEvent::RetrainStarted {
+            trial: plan.trial,
+            arch: &plan.arch,
+            epochs,
+            channels,
+            cells,
+        });
+        let mut fm = prepared.retrain(&best.arch, &plan, self.observer)?;
+        self.observer.event(&StudyEvent::RetrainFinished);
+        fm.search_val_accuracy = best.metrics.get("val_accuracy").copied();
+        let out = &s.out;
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        let final_path = out.join("final.json");
+        let text = serde_json::to_string_pretty(&fm)
+            .map_err(|e| Error::backend("writing final.json", e))?;
+        std::fs::write(&final_path, text).map_err(|e| Error::io(&final_path, e))?;
+        for path in std::iter::once(&final_path).chain(fm.exports.iter().map(|(_, p)| p)) {
+            self.storage.add_artefact(&Artefact {
+                study: record.id,
+                trial: Some(best.number),
+                kind: ArtefactKind::Export,
+                path: path.clone(),
+                created: nascent_core::storage::now(),
+            })?;
+        }
+        Ok(fm)
+    }
+}
+
+/// The settings stored with a study (so a study resumes from its storage and name alone).
+pub fn stored_settings(study: &StudyRecord) -> Result<StudySettings> {
+    serde_json::from_value(study.config.clone()).map_err(|e| Error::Mismatch {
+        study: study.name.clone(),
+        url: String::new(),
+        reason: format!("holds settings this version of nascent cannot read: {e}"),
+    })
+}
+
+/// The retrained model recorded for a study (its `final.json`), if any.
+pub fn stored_final_model(
+    storage: &dyn Storage,
+    study: &StudyRecord,
+) -> Result<Option<FinalModel>> {
+    let found = storage
+        .artefacts(study.id)?
+        .into_iter()
+        .rfind(|a| a.path.file_name().is_some_and(|n| n == "final.json"));
+    Ok(found
+        .and_then(|a| std::fs::read_to_string(&a.path).ok())
+        .and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+/// Writes `report.html` for a study into `out` (drawing architectures with `view`) and
+/// records it in storage.
+pub fn write_report(
+    storage: &dyn Storage,
+    record: &StudyRecord,
+    settings: &StudySettings,
+    final_model: Option<&FinalModel>,
+    out: &Path,
+    view: Option<Box<dyn ArchView>>,
+) -> Result<PathBuf> {
+    let record = storage.study(&record.name)?;
+    let trials = storage.trials(record.id, 0)?;
+    let mut report = Report::from_records(&record, &trials);
+    report.view = view;
+    report.strategy = settings.strategy.kind().to_string();
+    report.settings = settings_rows(settings);
+    report.intermediate_label = "validation accuracy (%)".into();
+    if let Some(fm) = final_model {
+        report.final_result = Some(final_result(fm, out));
+        report.retraining = fm
+            .history
+            .iter()
+            .map(|e| EpochRow {
+                epoch: e.epoch,
+                loss: Some(e.loss).filter(|v| v.is_finite()),
+                train_accuracy: Some(e.train_accuracy).filter(|v| v.is_finite()),
+                val_accuracy: e.val_accuracy,
+            })
+            .collect();
+    }
+    // Reference results of `nascent compare` for this study, when it wrote them.
+    let references = out.join("references.json");
+    if let Ok(text) = std::fs::read_to_string(&references) {
+        match serde_json::from_str::<Vec<(String, f64)>>(&text) {
+            Ok(refs) => report.references = refs,
+            Err(e) => log::warn!("ignoring {}: {e}", references.display()),
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let path = report
+        .write(out.join("report.html"))
+        .map_err(|e| Error::Backend {
+            what: format!("cannot write the report into {}", out.display()),
+            source: Box::new(e),
+        })?;
+    storage.add_artefact(&Artefact {
+        study: record.id,
+        trial: None,
+        kind: ArtefactKind::Report,
+        path: path.clone(),
+        created: nascent_core::storage::now(),
+    })?;
+    Ok(path)
+}
+
+fn final_result(fm: &FinalModel, out: &Path) -> FinalResult {
+    FinalResult {
+        arch: fm.arch.clone(),
+        test_accuracy: fm.test_accuracy,
+        params: Some(fm.params),
+        flops: fm.flops,
+        latency_ms: fm.latency_ms,
+        metrics: [
+            ("epochs".to_string(), fm.epochs as f64),
+            ("train_accuracy".into(), fm.train_accuracy),
+            ("seconds".into(), fm.seconds),
+        ]
+        .into_iter()
+        .chain(fm.val_accuracy.map(|v| ("val_accuracy".to_string(), v)))
+        .collect(),
+        notes: format!(
+            "trial #{} retrained for {} epochs on all training data (channels {}, cells {})",
+            fm.trial,
+            fm.epochs,
+            fm.channels.map_or("default".into(), |c| c.to_string()),
+            fm.cells.map_or("default".into(), |c| c.to_string())
+        ),
+        exports: fm
+            .exports
+            .iter()
+            .map(|(label, path)| ExportedFile {
+                label: label.clone(),
+                path: relative(path, out),
+            })
+            .collect(),
+    }
+}
+
+fn relative(path: &Path, base: &Path) -> PathBuf {
+    path.strip_prefix(base)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn settings_rows(s: &StudySettings) -> Vec<(String, String)> {
+    let json = |v: serde_json::Result<String>| v.unwrap_or_default();
+    vec![
+        ("seed".to_string(), s.seed.to_string()),
+        ("space".into(), s.space.kind.clone()),
+        ("data".into(), s.data.name.clone()),
+        ("workers".into(), s.workers.to_string()),
+        ("strategy".into(), json(serde_json::to_string(&s.strategy))),
+        (
+            "evaluator".into(),
+            json(serde_json::to_string(&s.evaluator)),
+        ),
+        ("fidelity".into(), json(serde_json::to_string(&s.fidelity))),
+        ("pruner".into(), json(serde_json::to_string(&s.pruner))),
+        ("budget".into(), json(serde_json::to_string(&s.budget))),
+        ("train".into(), json(serde_json::to_string(&s.train))),
+    ]
+}
+
+/// How many full-data epochs fit in `seconds`, from what the search trials cost per epoch: the
+/// best architecture's own cost where its trial measured it (a conv-heavy cell costs several
+/// times a pooling one), else the median over the completed trials.
+fn fit_epochs<A: Clone + Eq + std::hash::Hash>(
+    s: &StudyConfig,
+    history: &History<A>,
+    best: &Trial<A>,
+    channels: Option<u32>,
+    cells: Option<u32>,
+    seconds: f64,
+) -> u32 {
+    let searched = s.trial_budget();
+    // Seconds per epoch over the whole training split.
+    let fraction = searched.data_fraction.unwrap_or(1.0);
+    let per_epoch_of = |t: &Trial<A>| {
+        let secs = t.metrics.get("train_seconds")?;
+        let ep = t.metrics.get("epochs")?;
+        (*ep > 0.0).then(|| secs / ep / fraction)
+    };
+    let mut per_epoch: Vec<f64> = history.completed().filter_map(per_epoch_of).collect();
+    per_epoch.sort_by(f64::total_cmp);
+    let Some(median) = per_epoch_of(best).or_else(|| per_epoch.get(per_epoch.len() / 2).copied())
+    else {
+        return s.retrain.max_epochs.min(10);
+    };
+    // Wider or deeper final networks cost more: scale by the ratio of widths squared and depths.
+    let width = match (channels, searched.channels) {
+        (Some(a), Some(b)) if b > 0 => (a as f64 / b as f64).powi(2),
+        _ => 1.0,
+    };
+    let depth = match (cells, searched.cells) {
+        (Some(a), Some(b)) if b > 0 => a as f64 / b as f64,
+        _ => 1.0,
+    };
+    // Keep a tenth of the time for evaluation, export and the report.
+    let usable = seconds * 0.88;
+    let epochs = (usable / (median * width * depth)).floor();
+    log::info!(
+        "retraining budget: {seconds:.0} s left, about {:.0} s per full epoch -> {epochs} epochs",
+        median * width * depth
+    );
+    (epochs.max(1.0) as u32).min(s.retrain.max_epochs)
+}
+
+/// The report view of the space registered as `name` (`None` when the backend has none).
+pub fn view_of<B: Backend>(backend: &B, name: &str) -> Result<Option<Box<dyn ArchView>>> {
+    struct ViewTask;
+    impl SpaceTask for ViewTask {
+        type Output = Option<Box<dyn ArchView>>;
+        fn run<S: SearchSpace + Clone + 'static>(self, entry: SpaceEntry<'_, S>) -> Self::Output {
+            entry.view
+        }
+    }
+    backend.with_space(name, ViewTask)
+}

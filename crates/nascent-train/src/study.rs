@@ -1,0 +1,569 @@
+//! The libtorch backend of `nascent-study`, and the registration table of the search spaces.
+//!
+//! [`Torch`] implements [`nascent_study::Backend`]: it loads a study's data, trains its trials
+//! ([`TrainEvaluator`]), retrains, measures and exports the best architecture. The spaces it
+//! can build networks for are registered once, in the [`spaces!`] table below: a space's name,
+//! its constructor, its network builder and its report view. Adding a search space means
+//! writing the space (nascent-space), its builder ([`crate::nets`]) and one line here; the
+//! study settings, the `nascent` commands and the report find it through this table.
+//!
+//! Zero-cost proxies live in nascent-oneshot, above this crate: whoever composes the backend
+//! plugs them in with [`Torch::with_proxies`] (the `nascent` binary does).
+
+use crate::data::{Augment, DataSpec, DataSplits};
+use crate::evaluate::TrainEvaluator;
+use crate::model::{Builder, Model, NetSpec};
+use crate::nets::{ChainBuilder, DartsBuilder, Nb201Builder};
+use crate::trainer::{EpochStats, Optimizer, Schedule, TrainConfig, TrainObserver};
+use nascent_core::{Budget, Evaluator, NoReporter, SearchSpace};
+use nascent_report::ArchView;
+use nascent_report::report::view_for_space;
+use nascent_space::{ChainSpace, DartsSpace, Nb201Space};
+use nascent_study::{
+    Backend, Catalog, DataInfo, Error, FinalEpoch, FinalModel, OptimizerKind, Prepared,
+    ProxySettings, Result, RetrainEpoch, RetrainPlan, SpaceEntry, SpaceInfo, SpaceTask,
+    StudyConfig, StudyEvent, StudyObserver, TrainSettings, Trainer,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tch::Device;
+
+/// Options of the network builders (`nascent inspect --auxiliary`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetOptions {
+    /// DARTS: add the auxiliary head.
+    pub auxiliary: bool,
+}
+
+/// A registered space with its network builder.
+pub struct NetSpace<S: SearchSpace> {
+    /// The space.
+    pub space: S,
+    /// Builds its networks.
+    pub builder: Arc<dyn Builder<S::Arch>>,
+    /// Its registration.
+    pub info: SpaceInfo,
+    /// Draws its architectures in the report.
+    pub view: Option<Box<dyn ArchView>>,
+}
+
+/// Something done with a registered space and its builder, whatever its architecture type
+/// (`nascent train`, `inspect`, `export`, the study backend).
+pub trait NetTask {
+    /// What it gives back.
+    type Output;
+
+    /// Does it.
+    fn run<S: SearchSpace + Clone + 'static>(self, net: NetSpace<S>) -> Self::Output;
+}
+
+fn no_options<B>(name: &str, options: &NetOptions, builder: B) -> Result<B> {
+    if options.auxiliary {
+        return Err(Error::config(
+            "auxiliary",
+            format!("the auxiliary head applies to the darts space only, not {name}"),
+        ));
+    }
+    Ok(builder)
+}
+
+/// The registration table: `name, summary, scalable, space, |options| builder;` (the report
+/// draws a space's architectures with [`view_for_space`], which knows the same names).
+macro_rules! spaces {
+    ($($name:literal, $summary:literal, $scalable:expr, $space:expr, |$o:ident| $builder:expr;)*) => {
+        /// The registered search spaces, in order.
+        pub fn spaces() -> Vec<SpaceInfo> {
+            vec![$(SpaceInfo {
+                name: $name.to_string(),
+                summary: $summary.to_string(),
+                scalable: $scalable,
+            }),*]
+        }
+
+        /// Runs `task` with the space registered as `name` and its builder (made with
+        /// `options`); an error naming `space.kind` when no space has that name.
+        pub fn with_net_space<T: NetTask>(
+            name: &str,
+            options: &NetOptions,
+            task: T,
+        ) -> Result<T::Output> {
+            let all = spaces();
+            let info = all.iter().find(|s| s.name == name).cloned().ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+                Error::config(
+                    "space.kind",
+                    format!("unknown space `{name}` (known: {})", names.join(", ")),
+                )
+            })?;
+            $(
+                if name == $name {
+                    let $o = options;
+                    let builder = Arc::new($builder?);
+                    return Ok(task.run(NetSpace {
+                        space: $space,
+                        builder,
+                        info,
+                        view: view_for_space($name),
+                    }));
+                }
+            )*
+            unreachable!("every registered name has its arm")
+        }
+    };
+}
+
+spaces! {
+    "nb201", "NAS-Bench-201 cells in the benchmark's macro network", true,
+        Nb201Space::new(), |o| no_options("nb201", o, Nb201Builder);
+    "darts", "DARTS normal and reduction cells", true,
+        DartsSpace::default(), |o| Ok::<_, Error>(DartsBuilder::new(o.auxiliary));
+    "chain", "chains of layers (each sets its own width; the depth is the chain's)", false,
+        ChainSpace::default(), |o| no_options("chain", o, ChainBuilder);
+}
+
+/// Computes zero-cost proxies for `evaluator.kind = "proxy"` (nascent-oneshot has them; the
+/// composer plugs them in with [`Torch::with_proxies`]).
+pub trait Proxies: Send + Sync + 'static {
+    /// The proxies' names.
+    fn names(&self) -> Vec<String>;
+
+    /// The evaluator scoring networks built by `builder` for `spec` on a minibatch of `data`.
+    fn evaluator<A: Send + Sync + 'static>(
+        &self,
+        builder: Arc<dyn Builder<A>>,
+        spec: NetSpec,
+        data: &DataSplits,
+        settings: &ProxySettings,
+        seed: u64,
+    ) -> Result<Box<dyn Evaluator<A>>>;
+}
+
+/// No zero-cost proxies.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoProxies;
+
+impl Proxies for NoProxies {
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn evaluator<A: Send + Sync + 'static>(
+        &self,
+        _builder: Arc<dyn Builder<A>>,
+        _spec: NetSpec,
+        _data: &DataSplits,
+        _settings: &ProxySettings,
+        _seed: u64,
+    ) -> Result<Box<dyn Evaluator<A>>> {
+        Err(Error::config(
+            "evaluator.kind",
+            "`proxy` needs zero-cost proxies, which this backend was not given",
+        ))
+    }
+}
+
+/// The libtorch backend of studies.
+#[derive(Clone, Debug)]
+pub struct Torch<P = NoProxies> {
+    device: Device,
+    proxies: Arc<P>,
+}
+
+impl Default for Torch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Torch {
+    /// On a CUDA GPU when there is one, else the CPU; without zero-cost proxies.
+    pub fn new() -> Self {
+        Torch {
+            device: Device::cuda_if_available(),
+            proxies: Arc::new(NoProxies),
+        }
+    }
+}
+
+impl<P: Proxies> Torch<P> {
+    /// Trains on `device`.
+    pub fn with_device(mut self, device: Device) -> Self {
+        self.device = device;
+        self
+    }
+
+    /// Computes zero-cost proxies with `proxies`.
+    pub fn with_proxies<Q: Proxies>(self, proxies: Q) -> Torch<Q> {
+        Torch {
+            device: self.device,
+            proxies: Arc::new(proxies),
+        }
+    }
+}
+
+impl<P: Proxies> Backend for Torch<P> {
+    fn catalog(&self) -> Catalog {
+        Catalog {
+            spaces: spaces(),
+            proxies: self.proxies.names(),
+        }
+    }
+
+    fn with_space<T: SpaceTask>(&self, name: &str, task: T) -> Result<T::Output> {
+        struct Adapter<'t, T, P> {
+            task: T,
+            torch: &'t Torch<P>,
+        }
+        impl<T: SpaceTask, P: Proxies> NetTask for Adapter<'_, T, P> {
+            type Output = T::Output;
+            fn run<S: SearchSpace + Clone + 'static>(self, net: NetSpace<S>) -> T::Output {
+                let trainer = TorchTrainer {
+                    builder: net.builder,
+                    device: self.torch.device,
+                    proxies: self.torch.proxies.clone(),
+                };
+                self.task.run(SpaceEntry {
+                    space: net.space,
+                    trainer: &trainer,
+                    view: net.view,
+                    info: net.info,
+                })
+            }
+        }
+        with_net_space(name, &NetOptions::default(), Adapter { task, torch: self })
+    }
+}
+
+/// Trains the networks of one space with libtorch.
+struct TorchTrainer<A, P> {
+    builder: Arc<dyn Builder<A>>,
+    device: Device,
+    proxies: Arc<P>,
+}
+
+impl<A: Send + Sync + 'static, P: Proxies> Trainer<A> for TorchTrainer<A, P> {
+    fn prepare(
+        &self,
+        config: &StudyConfig,
+        observer: &dyn StudyObserver,
+    ) -> Result<Box<dyn Prepared<A>>> {
+        observer.event(&StudyEvent::Loading {
+            data: &config.data.name,
+        });
+        let (data, augment) = load_data(config)?;
+        let info = DataInfo {
+            origin: data.origin.display().to_string(),
+            train: data.train.len(),
+            val: data.val.len(),
+            test: data.test.as_ref().map_or(0, |t| t.len()),
+            shape: data.shape(),
+            classes: data.classes(),
+        };
+        observer.event(&StudyEvent::DataReady(&info));
+        Ok(Box::new(TorchPrepared {
+            builder: self.builder.clone(),
+            device: self.device,
+            proxies: self.proxies.clone(),
+            data: Arc::new(data),
+            augment,
+            info,
+            config: config.clone(),
+        }))
+    }
+}
+
+struct TorchPrepared<A, P> {
+    builder: Arc<dyn Builder<A>>,
+    device: Device,
+    proxies: Arc<P>,
+    data: Arc<DataSplits>,
+    augment: Augment,
+    info: DataInfo,
+    config: StudyConfig,
+}
+
+fn backend_err(what: impl Into<String>) -> impl FnOnce(crate::TrainError) -> Error {
+    let what = what.into();
+    move |e| Error::backend(what, e)
+}
+
+impl<A: Send + Sync + 'static, P: Proxies> TorchPrepared<A, P> {
+    fn evaluator(
+        &self,
+        recipe: &TrainSettings,
+        threads: usize,
+        test: bool,
+    ) -> Result<TrainEvaluator<A>> {
+        let cfg = train_config(recipe, &self.augment, self.config.seed, threads, test);
+        TrainEvaluator::new(
+            Box::new(self.builder.clone()),
+            self.data.clone(),
+            cfg,
+            self.device,
+        )
+        .map_err(backend_err("setting up training"))
+    }
+
+    fn spec(&self, budget: &Budget) -> NetSpec {
+        let [c, h, _] = self.info.shape;
+        NetSpec {
+            in_channels: c as i64,
+            resolution: budget.resolution.map_or(h as i64, i64::from),
+            classes: self.info.classes as i64,
+            channels: budget.channels.map(i64::from),
+            cells: budget.cells.map(i64::from),
+        }
+    }
+}
+
+impl<A: Send + Sync + 'static, P: Proxies> Prepared<A> for TorchPrepared<A, P> {
+    fn data(&self) -> &DataInfo {
+        &self.info
+    }
+
+    fn probe(&self, arch: &A, budget: &Budget) -> std::result::Result<(), String> {
+        let spec = self.spec(budget);
+        crate::graph::without_init(|| Model::new(&*self.builder, arch, spec, Device::Cpu))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn train_evaluator(&self, threads: usize) -> Result<Box<dyn Evaluator<A>>> {
+        Ok(Box::new(self.evaluator(
+            &self.config.train,
+            threads,
+            false,
+        )?))
+    }
+
+    fn proxy_evaluator(
+        &self,
+        settings: &ProxySettings,
+        budget: &Budget,
+    ) -> Result<Box<dyn Evaluator<A>>> {
+        self.proxies.evaluator(
+            self.builder.clone(),
+            self.spec(budget),
+            &self.data,
+            settings,
+            self.config.seed,
+        )
+    }
+
+    fn retrain(
+        &self,
+        arch: &A,
+        plan: &RetrainPlan,
+        observer: &dyn StudyObserver,
+    ) -> Result<FinalModel> {
+        let evaluator = self.evaluator(&plan.recipe, plan.threads, true)?;
+        let budget = Budget {
+            epochs: Some(plan.epochs),
+            data_fraction: None,
+            resolution: plan.resolution,
+            cells: plan.cells,
+            channels: plan.channels,
+        };
+        let t0 = Instant::now();
+        let mut progress = Progress {
+            observer,
+            epochs: plan.epochs,
+        };
+        let (model, report) = evaluator
+            .train(arch, &budget, &mut NoReporter, &mut progress)
+            .map_err(backend_err(format!("retraining {}", plan.arch)))?;
+        let mut fm = FinalModel {
+            schema_version: nascent_study::SCHEMA_VERSION,
+            arch: plan.arch.clone(),
+            trial: plan.trial,
+            search_val_accuracy: None,
+            epochs: plan.epochs,
+            channels: plan.channels,
+            cells: plan.cells,
+            test_accuracy: report.test_accuracy,
+            val_accuracy: report.val_accuracy,
+            train_accuracy: report.train_accuracy,
+            params: model.num_params() as f64,
+            flops: None,
+            latency_ms: None,
+            seconds: t0.elapsed().as_secs_f64(),
+            exports: Vec::new(),
+            history: report
+                .epochs
+                .iter()
+                .map(|e| FinalEpoch {
+                    epoch: e.epoch,
+                    loss: e.train_loss,
+                    train_accuracy: e.train_accuracy,
+                    val_accuracy: e.val_accuracy,
+                })
+                .collect(),
+        };
+        measure(&model, &mut fm);
+        if plan.export {
+            fm.exports = export(&model, &plan.arch, &plan.space, &plan.out)?;
+        }
+        Ok(fm)
+    }
+}
+
+/// Sends the trainer's progress to the study's observer.
+struct Progress<'o> {
+    observer: &'o dyn StudyObserver,
+    epochs: u32,
+}
+
+impl TrainObserver for Progress<'_> {
+    fn on_start(&mut self, first_epoch: u32, epochs: u32, batches: usize) {
+        self.observer.event(&StudyEvent::RetrainBatches {
+            first_epoch,
+            epochs,
+            batches,
+        });
+    }
+    fn on_batch(&mut self, _epoch: u32, _batch: usize, _loss: Option<f64>) {
+        self.observer.event(&StudyEvent::RetrainBatch);
+    }
+    fn on_epoch(&mut self, stats: &EpochStats) {
+        self.observer
+            .event(&StudyEvent::RetrainEpoch(&RetrainEpoch {
+                epoch: stats.epoch,
+                epochs: self.epochs,
+                train_loss: stats.train_loss,
+                train_accuracy: stats.train_accuracy,
+                val_accuracy: stats.val_accuracy,
+                images_per_second: stats.images_per_second,
+            }));
+    }
+}
+
+/// Loads and splits a study's dataset.
+pub fn load_data(s: &StudyConfig) -> Result<(DataSplits, Augment)> {
+    let spec = match (DataSpec::parse(&s.data.name), &s.data.path) {
+        (DataSpec::Known(k, _), Some(p)) => DataSpec::Known(k, Some(p.clone())),
+        (DataSpec::Path(p), _) => {
+            if !p.exists() {
+                return Err(Error::config(
+                    "data.name",
+                    format!(
+                        "{} does not exist (a dataset name is one of fashion-mnist, mnist, cifar10)",
+                        p.display()
+                    ),
+                ));
+            }
+            DataSpec::Path(p)
+        }
+        (known, None) => known,
+    };
+    let loaded = spec.load()?;
+    let augment = spec.default_augment(&loaded);
+    let splits = DataSplits::split(loaded, s.data.validation_fraction, s.seed)?;
+    Ok((splits, augment))
+}
+
+/// The trainer's configuration for a study's training recipe.
+pub fn train_config(
+    t: &TrainSettings,
+    dataset_augment: &Augment,
+    seed: u64,
+    threads: usize,
+    test: bool,
+) -> TrainConfig {
+    let optimizer = match t.optimizer {
+        OptimizerKind::Sgd => Optimizer::Sgd {
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: t.weight_decay,
+        },
+        OptimizerKind::Adam | OptimizerKind::Adamw => Optimizer::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: t.weight_decay,
+            decoupled: t.optimizer == OptimizerKind::Adamw,
+        },
+    };
+    let mut augment = if t.augment {
+        dataset_augment.clone()
+    } else {
+        Augment::none()
+    };
+    if t.cutout > 0 {
+        augment.cutout = t.cutout;
+    }
+    TrainConfig {
+        batch_size: t.batch_size,
+        eval_batch_size: t.batch_size.max(512),
+        lr: t.lr,
+        optimizer,
+        schedule: Schedule::Cosine { min_lr: 0.0 },
+        warmup_epochs: t.warmup_epochs,
+        label_smoothing: t.label_smoothing,
+        grad_clip: (t.grad_clip > 0.0).then_some(t.grad_clip),
+        augment,
+        seed,
+        threads: Some(threads),
+        evaluate_test: test,
+        ..TrainConfig::default()
+    }
+}
+
+fn measure(model: &Model, fm: &mut FinalModel) {
+    match crate::metrics::complexity(model) {
+        Ok(c) => fm.flops = Some(c.flops as f64),
+        Err(e) => log::warn!("cannot count FLOPs: {e}"),
+    }
+    match crate::metrics::latency(model, 1, 5, 30) {
+        Ok(l) => fm.latency_ms = Some(l.median_ms),
+        Err(e) => log::warn!("cannot measure latency: {e}"),
+    }
+}
+
+fn export(model: &Model, arch: &str, space: &str, out: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let dir = out.join("model");
+    let files = crate::export::export_model(model, space, arch, &dir).map_err(backend_err(
+        format!("exporting the final model into {}", dir.display()),
+    ))?;
+    Ok(vec![
+        ("genotype".to_string(), files.genotype_txt),
+        ("genotype (JSON)".to_string(), files.genotype_json),
+        ("weights (safetensors)".to_string(), files.weights),
+        ("ONNX model".to_string(), files.onnx),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Name;
+    impl NetTask for Name {
+        type Output = String;
+        fn run<S: SearchSpace + Clone + 'static>(self, net: NetSpace<S>) -> String {
+            assert_eq!(net.info.name, net.space.name());
+            net.space.name().to_string()
+        }
+    }
+
+    #[test]
+    fn every_registered_name_is_its_space_name() {
+        for info in spaces() {
+            let got = with_net_space(&info.name, &NetOptions::default(), Name).unwrap();
+            assert_eq!(got, info.name);
+        }
+        let e = with_net_space("mobile", &NetOptions::default(), Name)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("space.kind") && e.contains("nb201, darts, chain"),
+            "{e}"
+        );
+        let e = with_net_space("nb201", &NetOptions { auxiliary: true }, Name)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("darts space only"), "{e}");
+    }
+}
