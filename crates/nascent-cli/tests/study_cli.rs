@@ -431,3 +431,105 @@ fn r9_a_reader_that_goes_away_ends_the_command_quietly() {
         assert!(err.is_empty(), "{args:?}: {err}");
     }
 }
+
+/// Writes a CSV table of `rows` rows: `features` numeric columns (a bright band per class, as
+/// in [`write_dataset`], read row by row for `side x side` images) and a label column.
+fn write_csv(path: &Path, rows: usize, side: usize, features: usize) {
+    let mut text = (0..features)
+        .map(|i| format!("f{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    text.push_str(",label\n");
+    for i in 0..rows {
+        let class = i % 3;
+        for f in 0..features {
+            let r = (f / side.max(1)) % side.max(1);
+            let band = r * 3 / side.max(1) == class;
+            let noise = ((i * 31 + f * 17) % 97) as f64 / 97.0;
+            text.push_str(&format!("{:.3},", noise + if band { 1.0 } else { 0.0 }));
+        }
+        text.push_str(&format!("c{class}\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// Issue 9: settings that cannot work are refused before any trial runs (exit 1, naming the
+/// setting), and `data.shape` makes a CSV of images trainable.
+#[test]
+fn r9_settings_that_cannot_work_are_refused_before_any_trial() {
+    let study = Study::new(2);
+    let dir = study.dir.path();
+    let file = study.file.to_str().unwrap();
+
+    // A chain architecture sets its own width and depth; the study's fidelity sets both.
+    fails_with(
+        &run(&["search", file, "--set", "space.kind=chain"], dir),
+        &["fidelity.channels", "sets its own widths and depth"],
+    );
+    assert!(study.trials().is_empty());
+
+    // A table of 64 features under NB201: samples of 64x1x1, which no cell's network fits.
+    let csv = dir.join("table.csv");
+    write_csv(&csv, 90, 8, 64);
+    let out = run(
+        &[
+            "search",
+            file,
+            "--set",
+            &format!("data.name={}", csv.display()),
+        ],
+        dir,
+    );
+    fails_with(&out, &["`data`", "table.csv", "64x1x1", "data.shape"]);
+    assert!(study.trials().is_empty(), "no trial ran");
+
+    // A malformed shape names the field.
+    fails_with(
+        &run(
+            &["search", file, "--set", "data.shape=28x28", "--dry-run"],
+            dir,
+        ),
+        &["data.shape", "28x28"],
+    );
+    // A shape that does not hold the table's values names both.
+    fails_with(
+        &run(
+            &[
+                "search",
+                file,
+                "--set",
+                &format!("data.name={}", csv.display()),
+                "--set",
+                "data.shape=1x9x9",
+            ],
+            dir,
+        ),
+        &["data.shape", "64 values", "1x9x9"],
+    );
+
+    // With its shape, the same kind of table (rows of 12x12 images) trains.
+    let images = dir.join("images.csv");
+    write_csv(&images, 120, 12, 144);
+    let out = run(
+        &[
+            "search",
+            file,
+            "--set",
+            &format!("data.name={}", images.display()),
+            "--set",
+            "data.shape=1x12x12",
+            "--set",
+            "fidelity.epochs=1",
+            "--json",
+        ],
+        dir,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let trials = study.trials();
+    assert_eq!(trials.len(), 2, "{err}");
+    assert!(
+        trials.iter().all(|t| t.state == TrialState::Complete),
+        "{trials:?}"
+    );
+}

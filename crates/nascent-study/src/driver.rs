@@ -15,7 +15,7 @@ use crate::runner::{
 use crate::settings::{EvaluatorSettings, StudyConfig, StudySettings};
 use crate::worker::StopSignal;
 use nascent_core::storage::{Artefact, ArtefactKind, Storage, StudyRecord, StudySpec};
-use nascent_core::{Evaluator, History, Metrics, SearchSpace, Trial};
+use nascent_core::{Budget, Evaluator, History, Metrics, Rng, SearchSpace, Trial, TrialState};
 use nascent_estimate::{LowFidelity, Surrogate};
 use nascent_report::{ArchView, EpochRow, ExportedFile, FinalResult, Report};
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,9 @@ pub struct BestTrial {
     /// What it measured.
     pub metrics: Metrics,
 }
+
+/// How many sampled architectures [`Driver::probe`] builds before the search.
+const PROBES: usize = 8;
 
 /// What a study run did.
 #[derive(Clone, Debug, PartialEq)]
@@ -181,8 +184,9 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
                 .map_err(|e| Error::backend("storing the settings", e))?,
             seed: s.seed,
         };
-        let record = open_or_create_study(self.storage, &spec)?;
         let prepared = self.trainer.prepare(s, self.observer)?;
+        self.probe(&*prepared)?;
+        let record = open_or_create_study(self.storage, &spec)?;
         let threads = s
             .train
             .threads
@@ -218,6 +222,21 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
             runner = runner.with_pruner(&**p);
         }
         let summary = runner.run(&mut strategy)?;
+        if summary.stop == StopReason::AllFailed {
+            let reason = self
+                .storage
+                .trials(record.id, 0)?
+                .into_iter()
+                .filter(|t| t.state == TrialState::Fail)
+                .max_by(|a, b| a.finished.unwrap_or(0.0).total_cmp(&b.finished.unwrap_or(0.0)))
+                .and_then(|t| t.reason)
+                .unwrap_or_else(|| "no reason recorded".into());
+            return Err(Error::AllTrialsFailed {
+                study: record.name.clone(),
+                failed: summary.counts.failed,
+                reason,
+            });
+        }
         self.observer.event(&StudyEvent::SearchFinished(&summary));
         let mut outcome = StudyOutcome {
             study: record.name.clone(),
@@ -273,6 +292,54 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         });
         outcome.seconds = self.started.elapsed().as_secs_f64();
         Ok(outcome)
+    }
+
+    /// Refuses a study none of whose architectures can be built on its data before any trial
+    /// runs: a sample of the space is built (not trained) at the trials' fidelity and at the
+    /// retraining's width and depth; when every one fails, the error names the data and gives
+    /// the builder's reason (the usual cause: a table whose rows are not images of the shape
+    /// the space's networks need, which `data.shape` can give).
+    fn probe(&self, prepared: &dyn Prepared<S::Arch>) -> Result<()> {
+        let s = self.config;
+        let mut rng = Rng::new(s.seed ^ 0x70_726f_6265);
+        let archs: Vec<S::Arch> = (0..PROBES).map(|_| self.space.sample(&mut rng)).collect();
+        let searched = s.trial_budget();
+        let retrained = Budget {
+            epochs: Some(1),
+            data_fraction: None,
+            resolution: searched.resolution,
+            channels: s.retrain.channels.or(searched.channels),
+            cells: s.retrain.cells.or(searched.cells),
+        };
+        for (what, budget) in [("search trials", &searched), ("the retraining", &retrained)] {
+            let mut first = None;
+            let mut built = 0;
+            for a in &archs {
+                match prepared.probe(a, budget) {
+                    Ok(()) => built += 1,
+                    Err(e) => {
+                        first.get_or_insert_with(|| (self.space.format(a), e));
+                    }
+                }
+            }
+            if built == 0
+                && let Some((arch, reason)) = first
+            {
+                let d = prepared.data();
+                return Err(Error::config(
+                    "data",
+                    format!(
+                        "none of {PROBES} sampled {} architectures can be built for {what} on                          {} (samples of shape {}x{}x{}): {reason} (e.g. {arch}); a table whose                          rows are images takes `data.shape = \"CxHxW\"`",
+                        self.space.name(),
+                        d.origin,
+                        d.shape[0],
+                        d.shape[1],
+                        d.shape[2],
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The evaluator of search trials, as `[evaluator] kind` says.

@@ -40,6 +40,19 @@ pub enum Error {
         /// Its trials.
         trials: usize,
     },
+    /// The study's first trials all failed, so it stopped instead of spending its budget.
+    #[error(
+        "study `{study}` stopped: its first {failed} trials all failed, the last because: \
+         {reason} (fix the settings and run again; `nascent trials` lists every reason)"
+    )]
+    AllTrialsFailed {
+        /// The study's name.
+        study: String,
+        /// Failed trials.
+        failed: u64,
+        /// Why the last one failed.
+        reason: String,
+    },
     /// The deep-learning backend failed (loading data, training, exporting).
     #[error("{what}")]
     Backend {

@@ -136,6 +136,9 @@ pub enum StopReason {
     SpaceExhausted,
     /// The stop signal (Ctrl-C) was raised; trials in flight were re-queued.
     Interrupted,
+    /// The study's first trials all failed ([`RunConfig::stop_after_failures`]): something
+    /// in the settings fails every trial, so the rest of the budget is not spent on it.
+    AllFailed,
 }
 
 /// How a run goes: workers, budgets, the fidelity of each trial, heartbeats.
@@ -163,6 +166,9 @@ pub struct RunConfig {
     pub stop_at_deadline: bool,
     /// Direction of the intermediate values (for pruners); `None` takes the first objective's.
     pub intermediate_direction: Option<Direction>,
+    /// Stop ([`StopReason::AllFailed`]) once this many trials of the study have failed while
+    /// none has completed or been pruned; `None` never stops for failures.
+    pub stop_after_failures: Option<u64>,
 }
 
 impl Default for RunConfig {
@@ -178,6 +184,7 @@ impl Default for RunConfig {
             requeue_running: false,
             stop_at_deadline: false,
             intermediate_direction: None,
+            stop_after_failures: Some(10),
         }
     }
 }
@@ -922,6 +929,20 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
                 self.sync(&mut g, true)?;
                 run.first_unfinished
                     .store(g.first_unfinished as u64, Ordering::SeqCst);
+                drop(g);
+                if let Some(limit) = self.config.stop_after_failures {
+                    let c = self.storage.counts(self.study.id)?;
+                    if c.failed >= limit && c.complete == 0 && c.pruned == 0 {
+                        log::error!(
+                            "stopping: all {} trials of study `{}` failed (the reasons are in \
+                             `nascent trials`)",
+                            c.failed,
+                            self.study.name
+                        );
+                        run.set_reason(StopReason::AllFailed);
+                        run.halt.store(true, Ordering::SeqCst);
+                    }
+                }
             }
             TrialEnd::Requeued => {
                 run.requeued.fetch_add(1, Ordering::SeqCst);

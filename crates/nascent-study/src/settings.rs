@@ -107,6 +107,37 @@ pub struct DataSettings {
     pub path: Option<PathBuf>,
     /// Fraction of the training files held out for validation (the search signal).
     pub validation_fraction: f64,
+    /// The shape each sample is read as, `"CxHxW"` (e.g. `"1x28x28"` for a CSV table whose
+    /// rows are 784 pixels and a label); `None` keeps the data's own (a table's rows are
+    /// `Fx1x1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<String>,
+}
+
+impl DataSettings {
+    /// The parsed `shape`, `[c, h, w]`; an error naming `data.shape` when it is malformed.
+    pub fn parsed_shape(&self) -> Result<Option<[usize; 3]>> {
+        let Some(text) = &self.shape else {
+            return Ok(None);
+        };
+        let bad = || {
+            invalid(
+                "data.shape",
+                format!(
+                    "`{text}` is not CxHxW with three positive whole numbers (e.g. \"1x28x28\")"
+                ),
+            )
+        };
+        let parts: Vec<usize> = text
+            .split(['x', 'X'])
+            .map(|p| p.trim().parse::<usize>().ok().filter(|&n| n > 0 && n <= 1 << 16))
+            .collect::<Option<_>>()
+            .ok_or_else(bad)?;
+        match parts[..] {
+            [c, h, w] => Ok(Some([c, h, w])),
+            _ => Err(bad()),
+        }
+    }
 }
 
 impl Default for DataSettings {
@@ -115,6 +146,7 @@ impl Default for DataSettings {
             name: "fashion-mnist".into(),
             path: None,
             validation_fraction: 0.1,
+            shape: None,
         }
     }
 }
@@ -494,6 +526,7 @@ impl StudySettings {
                 }
             }
         }
+        self.data.parsed_shape()?;
         let v = self.data.validation_fraction;
         if !(v > 0.0 && v < 1.0) {
             return Err(invalid(

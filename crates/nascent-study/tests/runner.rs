@@ -240,7 +240,13 @@ fn failures_and_panics_end_as_failed_trials() {
     let storage = MemoryStorage::new();
     let study = open_or_create_study(&storage, &spec("flaky", 2)).unwrap();
     let space = Nb201Space::new();
-    let summary = Runner::new(&storage, study.clone(), &space, &Flaky, quick(30, 2))
+    // Two thirds fail: the first ten could all fail by chance, so the stop for a study whose
+    // trials all fail is off here (it has its own test).
+    let config = RunConfig {
+        stop_after_failures: None,
+        ..quick(30, 2)
+    };
+    let summary = Runner::new(&storage, study.clone(), &space, &Flaky, config)
         .run(&mut TournamentMutation::default())
         .unwrap();
     assert_eq!(summary.counts.total, 30);
@@ -258,6 +264,59 @@ fn failures_and_panics_end_as_failed_trials() {
             _ => assert_eq!(t.state, TrialState::Complete),
         }
     }
+}
+
+/// Fails every trial, as a setting that breaks every network would.
+struct Broken;
+
+impl Evaluator<Nb201Arch> for Broken {
+    fn metrics(&self) -> Vec<String> {
+        vec!["val_accuracy".into()]
+    }
+    fn evaluate(&self, _arch: &Nb201Arch, _b: &Budget, _r: &mut dyn Reporter) -> Outcome {
+        Outcome::Failed {
+            reason: "a 2x2 pooling window does not fit a 1x1 input".into(),
+            cost_seconds: 0.01,
+        }
+    }
+}
+
+/// Issue 9: a study whose trials all fail stops after `stop_after_failures` of them instead
+/// of spending its budget; one success among them keeps it going.
+#[test]
+fn r9_a_study_whose_trials_all_fail_stops() {
+    let storage = MemoryStorage::new();
+    let study = open_or_create_study(&storage, &spec("broken", 2)).unwrap();
+    let space = Nb201Space::new();
+    let config = RunConfig {
+        stop_after_failures: Some(6),
+        ..quick(100, 2)
+    };
+    let summary = Runner::new(&storage, study.clone(), &space, &Broken, config)
+        .run(&mut TournamentMutation::default())
+        .unwrap();
+    assert_eq!(summary.stop, StopReason::AllFailed);
+    // The two workers may each finish one more trial while the stop spreads.
+    assert!(
+        (6..=8).contains(&summary.counts.failed),
+        "{:?}",
+        summary.counts
+    );
+    assert_eq!(summary.counts.complete, 0);
+
+    let storage = MemoryStorage::new();
+    let study = open_or_create_study(&storage, &spec("flaky", 2)).unwrap();
+    let config = RunConfig {
+        stop_after_failures: Some(1),
+        ..quick(30, 1)
+    };
+    // Flaky completes a third of the trials: whether the first one fails decides the stop.
+    let summary = Runner::new(&storage, study, &space, &Flaky, config)
+        .run(&mut TournamentMutation::default())
+        .unwrap();
+    let first_failed = summary.counts.total < 30;
+    assert_eq!(first_failed, summary.stop == StopReason::AllFailed);
+    assert!(summary.counts.complete > 0 || summary.stop == StopReason::AllFailed);
 }
 
 /// Prunes a trial whose value is below `threshold` at step 3 or later.

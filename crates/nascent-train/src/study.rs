@@ -456,7 +456,14 @@ pub fn load_data(s: &StudyConfig) -> Result<(DataSplits, Augment)> {
         }
         (known, None) => known,
     };
-    let loaded = spec.load()?;
+    let mut loaded = spec.load()?;
+    if let Some(shape) = s.data.parsed_shape()? {
+        let origin = loaded.origin.clone();
+        for d in std::iter::once(&mut loaded.train).chain(loaded.test.as_mut()) {
+            d.reshape(&origin, shape)
+                .map_err(|e| Error::config("data.shape", e.to_string()))?;
+        }
+    }
     let augment = spec.default_augment(&loaded);
     let splits = DataSplits::split(loaded, s.data.validation_fraction, s.seed)?;
     Ok((splits, augment))

@@ -140,6 +140,29 @@ impl Dataset {
         self.shape
     }
 
+    /// Reads each sample as `shape` (`[c, h, w]`, the same number of values in another
+    /// arrangement): a table whose rows are images (label plus 784 pixels) becomes images of
+    /// `[1, 28, 28]`. An error, naming `origin`, when the numbers of values differ.
+    pub fn reshape(&mut self, origin: &Path, shape: [usize; 3]) -> Result<()> {
+        let per: Option<usize> = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if per != Some(self.sample_len()) {
+            return Err(Error::data(
+                origin,
+                None,
+                format!(
+                    "samples of {} values cannot be read as shape {}x{}x{} ({} values)",
+                    self.sample_len(),
+                    shape[0],
+                    shape[1],
+                    shape[2],
+                    per.map_or_else(|| "too many".to_string(), |p| p.to_string())
+                ),
+            ));
+        }
+        self.shape = shape;
+        Ok(())
+    }
+
     /// Values in one sample.
     pub fn sample_len(&self) -> usize {
         self.shape.iter().product()
