@@ -7,6 +7,7 @@ mod backend;
 mod commands;
 mod error;
 mod layered;
+mod output;
 mod progress;
 mod signal;
 mod study;
@@ -44,6 +45,8 @@ enum Command {
     Compare(commands::compare::Args),
     /// Continue a study after a crash, a kill or Ctrl-C.
     Resume(commands::resume::Args),
+    /// Join an existing study (on this or another machine) and run its trials.
+    Worker(commands::worker::Args),
     /// List the trials of a study.
     Trials(commands::trials::Args),
     /// Show the best trials of a study.
@@ -78,6 +81,7 @@ fn main() {
     let result = std::panic::catch_unwind(|| match cli.command {
         Command::Bench(args) => commands::bench::run(args),
         Command::Train(args) => commands::train::run(args),
+        Command::Worker(args) => commands::worker::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Search(args) => commands::search::run(args),

@@ -68,18 +68,8 @@ pub fn run(
 fn print_outcome(o: &StudyOutcome, json: bool) {
     let c = &o.summary.counts;
     if json {
-        let v = serde_json::json!({
-            "study": o.study,
-            "trials": c.total,
-            "complete": c.complete,
-            "pruned": c.pruned,
-            "failed": c.failed,
-            "best": o.best,
-            "final": o.final_model,
-            "report": o.report,
-            "seconds": o.seconds,
-        });
-        println!("{v}");
+        // Printing plain data cannot fail but for a closed stdout, which ends the process.
+        let _ = crate::output::print_json(&nascent_study::SearchOutput::from(o));
         return;
     }
     println!("study        {}", o.study);
@@ -116,4 +106,50 @@ fn print_outcome(o: &StudyOutcome, json: bool) {
         println!("report       {}", r.display());
     }
     println!("wall time    {:.1} min", o.seconds / 60.0);
+}
+
+/// Runs one worker of a shared study (`nascent worker`): search only, within `limits`, with
+/// the progress bar and the Ctrl-C handler; prints what this worker did.
+pub fn run_worker(
+    config: StudyConfig,
+    backend: &impl nascent_study::Backend,
+    limits: nascent_study::WorkerLimits,
+    json: bool,
+) -> Result<()> {
+    let progress = StudyProgress::new(
+        &StudyBudget {
+            trials: config.budget.trials,
+            seconds: config.search_seconds(),
+            epochs: config.budget.epochs,
+        },
+        config.trial_budget().epochs,
+    );
+    let outcome = Study::new(config, backend)
+        .observer(&progress)
+        .stop(crate::signal::ctrlc()?)
+        .worker(limits)
+        .run()?;
+    let s = &outcome.summary;
+    if json {
+        return crate::output::print_json(&nascent_study::WorkerOutput::from(&outcome));
+    }
+    println!("study        {}", outcome.study);
+    println!("this worker  {} trials evaluated, {} re-queued", s.evaluated, s.requeued);
+    println!(
+        "stopped      {}",
+        match s.stop {
+            nascent_study::StopReason::WorkerLimit => "--max-trials reached",
+            nascent_study::StopReason::Interrupted => "interrupted (its trial re-queued)",
+            nascent_study::StopReason::AllFailed => "the study's trials all failed",
+            _ => "the study's budget is spent",
+        }
+    );
+    println!(
+        "study        {} trials ({} complete, {} pruned, {} failed, {} running)",
+        s.counts.total, s.counts.complete, s.counts.pruned, s.counts.failed, s.counts.running
+    );
+    if let Some(best) = &outcome.best {
+        println!("best trial   #{} {}", best.trial, best.arch);
+    }
+    Ok(())
 }

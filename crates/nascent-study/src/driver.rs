@@ -81,6 +81,27 @@ pub struct Study<'a, B: Backend> {
     observer: &'a dyn StudyObserver,
     stop: StopSignal,
     search_only: bool,
+    create_only: bool,
+    worker: WorkerLimits,
+}
+
+/// What one process running a shared study does (`nascent worker`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerLimits {
+    /// Stop after evaluating this many trials (`None`: until the study's budget is spent).
+    pub max_trials: Option<u64>,
+    /// When the budget allows no new trial, wait for the trials other workers still run
+    /// (taking over any that come back to the queue) instead of stopping at once.
+    pub until_done: bool,
+}
+
+impl Default for WorkerLimits {
+    fn default() -> Self {
+        WorkerLimits {
+            max_trials: None,
+            until_done: true,
+        }
+    }
 }
 
 impl<'a, B: Backend> Study<'a, B> {
@@ -92,7 +113,24 @@ impl<'a, B: Backend> Study<'a, B> {
             observer: &Silent,
             stop: StopSignal::new(),
             search_only: false,
+            create_only: false,
+            worker: WorkerLimits::default(),
         }
+    }
+
+    /// Creates the study in its storage (its settings stored with it, so that workers can
+    /// join it by name) and runs nothing: [`Study::run`] then returns an outcome with no
+    /// trials run (`nascent search --no-run`).
+    pub fn create_only(mut self, on: bool) -> Self {
+        self.create_only = on;
+        self
+    }
+
+    /// Runs as one worker of a shared study: search only, within `limits`.
+    pub fn worker(mut self, limits: WorkerLimits) -> Self {
+        self.search_only = true;
+        self.worker = limits;
+        self
     }
 
     /// Sends progress to `observer`.
@@ -145,6 +183,8 @@ impl<B: Backend> SpaceTask for DriverTask<'_, '_, B> {
             observer: self.study.observer,
             stop: &self.study.stop,
             search_only: self.study.search_only,
+            create_only: self.study.create_only,
+            worker: self.study.worker,
             storage: self.storage,
             started: self.started,
             space: &entry.space,
@@ -160,6 +200,8 @@ struct Driver<'d, S: SearchSpace> {
     observer: &'d dyn StudyObserver,
     stop: &'d StopSignal,
     search_only: bool,
+    create_only: bool,
+    worker: WorkerLimits,
     storage: &'d dyn Storage,
     started: Instant,
     space: &'d S,
@@ -184,6 +226,26 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
                 .map_err(|e| Error::backend("storing the settings", e))?,
             seed: s.seed,
         };
+        if self.create_only {
+            let record = open_or_create_study(self.storage, &spec)?;
+            let counts = self.storage.counts(record.id)?;
+            return Ok(StudyOutcome {
+                study: record.name,
+                storage: self.storage.url().to_string(),
+                summary: RunSummary {
+                    stop: StopReason::NotRun,
+                    counts,
+                    evaluated: 0,
+                    requeued: 0,
+                    elapsed_seconds: 0.0,
+                    study_elapsed_seconds: record.elapsed_seconds,
+                },
+                best: None,
+                final_model: None,
+                report: None,
+                seconds: self.started.elapsed().as_secs_f64(),
+            });
+        }
         let prepared = self.trainer.prepare(s, self.observer)?;
         self.probe(&*prepared)?;
         let record = open_or_create_study(self.storage, &spec)?;
@@ -204,6 +266,8 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
             params: serde_json::to_value(&s.train)
                 .map_err(|e| Error::backend("storing the recipe", e))?,
             stop_at_deadline: true,
+            max_evaluations: self.worker.max_trials,
+            wait_for_others: self.worker.until_done,
             ..RunConfig::default()
         };
         run_cfg.check()?;
@@ -253,6 +317,11 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         }
         let history = load_history(self.storage, &record, self.space)?;
         let Some(best) = history.best().cloned() else {
+            if self.search_only {
+                // A worker (or a search-only run) has nothing to retrain: no error.
+                outcome.seconds = self.started.elapsed().as_secs_f64();
+                return Ok(outcome);
+            }
             return Err(Error::NoCompletedTrial {
                 study: record.name.clone(),
                 trials: history.len(),

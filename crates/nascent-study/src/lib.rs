@@ -60,12 +60,12 @@ pub use backend::{
     SpaceInfo, SpaceTask, Trainer,
 };
 pub use driver::{
-    BestTrial, Study, StudyOutcome, available_cores, stored_final_model, stored_settings, view_of,
-    write_report,
+    BestTrial, Study, StudyOutcome, WorkerLimits, available_cores, stored_final_model,
+    stored_settings, view_of, write_report,
 };
 pub use error::{Error, Result};
 pub use observer::{LogStudy, RetrainEpoch, Silent, StudyEvent, StudyObserver};
-pub use output::{BestOutput, SCHEMA_VERSION, SearchOutput, TrialLine};
+pub use output::{BestOutput, SCHEMA_VERSION, SearchOutput, TrialLine, WorkerOutput};
 pub use runner::{
     Event, LogObserver, Observer, RequeueReason, RunConfig, RunSummary, Runner, StopReason,
     StudyBudget, load_history, open_or_create_study,

@@ -4,6 +4,7 @@
 
 use crate::backend::FinalModel;
 use crate::driver::{BestTrial, StudyOutcome};
+use crate::runner::StopReason;
 use nascent_core::Objective;
 use nascent_core::storage::TrialRecord;
 use serde::{Deserialize, Serialize};
@@ -85,4 +86,47 @@ pub struct BestOutput {
     /// The retrained model, if any.
     #[serde(rename = "final")]
     pub final_model: Option<FinalModel>,
+}
+
+/// `nascent worker --json`: what one worker of a shared study did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerOutput {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The study's name.
+    pub study: String,
+    /// Why this worker stopped.
+    pub stop: StopReason,
+    /// Trials this worker finished.
+    pub evaluated: u64,
+    /// Trials this worker re-queued.
+    pub requeued: u64,
+    /// The study's trials when it stopped (any state).
+    pub trials: u64,
+    /// Completed trials of the study.
+    pub complete: u64,
+    /// Trials still running (other workers').
+    pub running: u64,
+    /// The study's best trial so far.
+    pub best: Option<BestTrial>,
+    /// Wall-clock seconds of this worker.
+    pub seconds: f64,
+}
+
+impl From<&StudyOutcome> for WorkerOutput {
+    fn from(o: &StudyOutcome) -> Self {
+        let s = &o.summary;
+        WorkerOutput {
+            schema_version: SCHEMA_VERSION,
+            study: o.study.clone(),
+            stop: s.stop,
+            evaluated: s.evaluated,
+            requeued: s.requeued,
+            trials: s.counts.total,
+            complete: s.counts.complete,
+            running: s.counts.running,
+            best: o.best.clone(),
+            seconds: o.seconds,
+        }
+    }
 }

@@ -139,6 +139,10 @@ pub enum StopReason {
     /// The study's first trials all failed ([`RunConfig::stop_after_failures`]): something
     /// in the settings fails every trial, so the rest of the budget is not spent on it.
     AllFailed,
+    /// This run evaluated its [`RunConfig::max_evaluations`] (a worker's `--max-trials`).
+    WorkerLimit,
+    /// Nothing was run: the study was only created (`nascent search --no-run`).
+    NotRun,
 }
 
 /// How a run goes: workers, budgets, the fidelity of each trial, heartbeats.
@@ -169,6 +173,11 @@ pub struct RunConfig {
     /// Stop ([`StopReason::AllFailed`]) once this many trials of the study have failed while
     /// none has completed or been pruned; `None` never stops for failures.
     pub stop_after_failures: Option<u64>,
+    /// Stop after this run has evaluated this many trials (a worker's `--max-trials`).
+    pub max_evaluations: Option<u64>,
+    /// When the budget allows no new trial, wait while other workers still run trials (and
+    /// take over any that are re-queued) instead of stopping at once.
+    pub wait_for_others: bool,
 }
 
 impl Default for RunConfig {
@@ -185,6 +194,8 @@ impl Default for RunConfig {
             stop_at_deadline: false,
             intermediate_direction: None,
             stop_after_failures: Some(10),
+            max_evaluations: None,
+            wait_for_others: true,
         }
     }
 }
@@ -490,6 +501,8 @@ struct RunState {
     active: Mutex<Vec<(u64, String)>>,
     /// Raised when a worker fails: the others stop as on Ctrl-C.
     halt: AtomicBool,
+    /// Evaluations this run started or reserved (for `max_evaluations`).
+    started: AtomicU64,
     evaluated: AtomicU64,
     requeued: AtomicU64,
     stop_reason: Mutex<Option<StopReason>>,
@@ -589,6 +602,7 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
             active: Mutex::new(Vec::new()),
             halt: AtomicBool::new(false),
             evaluated: AtomicU64::new(0),
+            started: AtomicU64::new(0),
             requeued: AtomicU64::new(0),
             stop_reason: Mutex::new(None),
             last_recovery: Mutex::new(Instant::now()),
@@ -826,6 +840,18 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
             if lock(&run.last_recovery).elapsed() >= recovery_every {
                 self.recover(run, false)?;
             }
+            // A place among this run's evaluations, given back when nothing starts.
+            if let Some(m) = self.config.max_evaluations
+                && run.started.fetch_add(1, Ordering::SeqCst) >= m
+            {
+                run.set_reason(StopReason::WorkerLimit);
+                return Ok(());
+            }
+            let release = || {
+                if self.config.max_evaluations.is_some() {
+                    run.started.fetch_sub(1, Ordering::SeqCst);
+                }
+            };
             if let Some(rec) = self.storage.claim_queued(self.study.id, worker)? {
                 self.evaluate(rec, true, worker, shared, run)?;
                 continue;
@@ -833,13 +859,14 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
             match self.create(worker, shared, run)? {
                 Ok(rec) => self.evaluate(rec, false, worker, shared, run)?,
                 Err(reason) => {
+                    release();
                     // Nothing new to start: wait while other workers still run trials, in
                     // case one of them dies and its trial comes back to the queue.
                     let counts = self.storage.counts(self.study.id)?;
                     if counts.queued > 0 {
                         continue;
                     }
-                    if counts.running == 0 {
+                    if counts.running == 0 || !self.config.wait_for_others {
                         run.set_reason(reason);
                         return Ok(());
                     }

@@ -2,8 +2,8 @@
 
 use super::StudyArgs;
 use anyhow::Result;
-use nascent_core::TrialState;
 use nascent_core::storage::TrialRecord;
+use nascent_study::{BestOutput, SCHEMA_VERSION};
 
 /// Arguments of `nascent best`.
 #[derive(clap::Args, Debug)]
@@ -21,7 +21,6 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> Result<()> {
     let (storage, record) = args.study.open()?;
-    let trials = storage.trials(record.id, 0)?;
     let objective = &record.objectives[0];
     let feasible = |t: &TrialRecord| {
         record
@@ -29,49 +28,56 @@ pub fn run(args: Args) -> Result<()> {
             .iter()
             .all(|c| c.violation(&t.metrics) == 0.0)
     };
-    let mut done: Vec<&TrialRecord> = trials
-        .iter()
-        .filter(|t| t.state == TrialState::Complete && feasible(t))
-        .filter(|t| t.values.first().is_some_and(|v| v.is_finite()))
-        .collect();
-    done.sort_by(|a, b| {
-        objective
-            .utility(b.values[0])
-            .total_cmp(&objective.utility(a.values[0]))
-            .then(a.number.cmp(&b.number))
-    });
-    done.truncate(args.top.max(1));
-    let final_model = storage
-        .artefacts(record.id)?
-        .into_iter()
-        .rfind(|a| a.path.file_name().is_some_and(|n| n == "final.json"))
-        .and_then(|a| std::fs::read_to_string(&a.path).ok())
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
-    if done.is_empty() {
+    // Pages of the storage's ranking (an index in SQLite and PostgreSQL), so the cost does not
+    // grow with the study: only infeasible trials ranked above the best feasible are skipped.
+    let top = args.top.max(1);
+    let page = (top as u64 * 4).max(64);
+    let mut best: Vec<TrialRecord> = Vec::new();
+    let mut offset = 0;
+    loop {
+        let ranked = storage.ranked_trials(record.id, offset, page)?;
+        let n = ranked.len() as u64;
+        best.extend(ranked.into_iter().filter(|t| feasible(t)));
+        offset += n;
+        if best.len() >= top || n < page {
+            break;
+        }
+    }
+    best.truncate(top);
+    if best.is_empty() {
+        let counts = storage.counts(record.id)?;
         anyhow::bail!(
             "study `{}` has no completed feasible trial yet ({} trials)",
             record.name,
-            trials.len()
+            counts.total
         );
     }
+    let final_model = nascent_study::stored_final_model(&*storage, &record)?;
     if args.json {
-        let v = serde_json::json!({
-            "study": record.name,
-            "objective": objective,
-            "best": done,
-            "final": final_model,
-        });
-        println!("{v}");
+        crate::output::print_json(&BestOutput {
+            schema_version: SCHEMA_VERSION,
+            study: record.name.clone(),
+            objective: objective.clone(),
+            best,
+            final_model,
+        })?;
         return Ok(());
     }
-    for t in &done {
+    for t in &best {
         println!(
             "#{:<4} {}={:.4}  {}",
             t.number, objective.metric, t.values[0], t.arch
         );
     }
     if let Some(f) = final_model {
-        println!("final model: {f}");
+        println!(
+            "final model: {} retrained {} epochs, test accuracy {}, {:.0} parameters",
+            f.arch,
+            f.epochs,
+            f.test_accuracy
+                .map_or("n/a".to_string(), |a| format!("{a:.2}%")),
+            f.params
+        );
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod resume;
 pub mod search;
 pub mod train;
 pub mod trials;
+pub mod worker;
 
 use anyhow::{Result, anyhow};
 use nascent_core::storage::{Storage, StudyRecord};

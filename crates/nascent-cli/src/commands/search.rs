@@ -26,6 +26,10 @@ pub struct Args {
     /// Check the settings, print them as TOML, and exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// Create the study in its storage (with its settings, so `nascent worker` can join it by
+    /// name) and run no trial: for clusters where only workers run.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub no_run: bool,
 }
 
 /// Runs the command.
@@ -41,6 +45,20 @@ pub fn run(args: Args) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", layered.origin))?;
     if args.dry_run {
         print!("{}", toml::to_string_pretty(config.settings())?);
+        return Ok(());
+    }
+    if args.no_run {
+        let storage = config.storage.clone();
+        let outcome = nascent_study::Study::new(config, &backend)
+            .create_only(true)
+            .run()?;
+        if args.json {
+            return crate::output::print_json(&nascent_study::SearchOutput::from(&outcome));
+        }
+        println!(
+            "study `{}` is ready in {storage} ({} trials so far); join it with\n  nascent worker --storage {storage} --study {}",
+            outcome.study, outcome.summary.counts.total, outcome.study
+        );
         return Ok(());
     }
     run_study(

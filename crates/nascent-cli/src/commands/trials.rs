@@ -19,7 +19,10 @@ pub fn run(args: Args) -> Result<()> {
     let trials = storage.trials(record.id, 0)?;
     if args.json {
         for t in &trials {
-            println!("{}", serde_json::to_string(t)?);
+            crate::output::print_json(&nascent_study::TrialLine {
+                schema_version: nascent_study::SCHEMA_VERSION,
+                trial: t.clone(),
+            })?;
         }
         return Ok(());
     }
