@@ -26,21 +26,25 @@ impl Layered {
     /// Reads `file` (if any) over the default study, then takes `NASCENT_SET` style
     /// environment overrides and the `--set` flags, in that order.
     pub fn load(file: Option<&Path>, env: &[(String, String)], sets: &[String]) -> Result<Self> {
-        let (doc, origin) = match file {
+        match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read study file {}", path.display()))?;
-                let doc: toml::Table = toml::from_str(&text).map_err(|e| {
-                    anyhow!(
-                        "{}: malformed TOML: {}",
-                        path.display(),
-                        e.to_string().trim()
-                    )
-                })?;
-                (doc, path.display().to_string())
+                Self::from_text(&text, &path.display().to_string(), env, sets)
             }
-            None => (toml::Table::new(), "the default study".to_string()),
-        };
+            None => Self::from_text("", "the default study", env, sets),
+        }
+    }
+
+    /// As [`Layered::load`], with the study file's `text` read from `origin` (named in errors).
+    pub fn from_text(
+        text: &str,
+        origin: &str,
+        env: &[(String, String)],
+        sets: &[String],
+    ) -> Result<Self> {
+        let doc: toml::Table = toml::from_str(text)
+            .map_err(|e| anyhow!("{origin}: malformed TOML: {}", e.to_string().trim()))?;
         let mut base = to_table(&StudySettings::default())?;
         base.extend(doc);
         let mut overrides = toml::Table::new();
@@ -51,7 +55,7 @@ impl Layered {
         let mut layered = Layered {
             base,
             overrides,
-            origin,
+            origin: origin.to_string(),
         };
         layered.apply_sets(sets)?;
         Ok(layered)

@@ -53,6 +53,9 @@ enum Command {
     Best(commands::best::Args),
     /// Write the HTML report of a study.
     Report(commands::report::Args),
+    /// What matters in a study: importance of each decision, marginal effect of each option,
+    /// motifs of the best trials; with --compare, stability across studies.
+    Analyze(commands::analyze::Args),
     /// One-shot search (DARTS, GDAS, PC-DARTS, SPOS, ENAS) on a dataset in the NB201 or
     /// DARTS space.
     Oneshot(commands::oneshot::Args),
@@ -90,6 +93,7 @@ fn main() {
         Command::Trials(args) => commands::trials::run(args),
         Command::Best(args) => commands::best::run(args),
         Command::Report(args) => commands::report::run(args),
+        Command::Analyze(args) => commands::analyze::run(args),
         Command::Oneshot(args) => commands::oneshot::run(args),
         Command::Proxies(args) => commands::proxies::run(args),
         Command::Dashboard(args) => commands::dashboard::run(args),

@@ -134,7 +134,10 @@ pub fn run_worker(
         return crate::output::print_json(&nascent_study::WorkerOutput::from(&outcome));
     }
     println!("study        {}", outcome.study);
-    println!("this worker  {} trials evaluated, {} re-queued", s.evaluated, s.requeued);
+    println!(
+        "this worker  {} trials evaluated, {} re-queued",
+        s.evaluated, s.requeued
+    );
     println!(
         "stopped      {}",
         match s.stop {

@@ -159,7 +159,8 @@ export = false
     );
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
-    let resnet = summary
+    assert_eq!(summary["schema_version"], 1);
+    let resnet = summary["arms"]
         .as_array()
         .unwrap()
         .iter()

@@ -1,6 +1,7 @@
-//! A real search on Fashion-MNIST (tiny budget) by two `nascent` processes sharing one study in
-//! PostgreSQL (a throwaway server started here), then its report, set against the same study
-//! run on SQLite: the same kind of report (the same files, the same sections).
+//! A real search on Fashion-MNIST (tiny budget) by two `nascent worker` processes joining one
+//! study in PostgreSQL (a throwaway server started here) that `nascent search --no-run`
+//! created, then its report, set against the same study run on SQLite: the same kind of
+//! report (the same files, the same sections).
 //!
 //! Needs `../shared/data/fashion-mnist` and PostgreSQL: without them the test prints that it
 //! skipped; with `CI=true` it fails.
@@ -106,12 +107,38 @@ fn two_processes_search_fashion_mnist_in_postgres_and_report_like_sqlite() {
     let pg_dir = tempfile::tempdir().unwrap();
     let file = study_file(pg_dir.path(), &url);
     let file = file.to_str().unwrap();
+    // As on a cluster: the study is created with its settings and no trial, then two workers
+    // join it by name alone (no study file; `--data` says where the data is on "their"
+    // machine).
+    let created = ok(
+        nascent(&["search", file, "--no-run"]).output().unwrap(),
+        "nascent search --no-run",
+    );
+    assert!(created.contains("nascent worker --storage"), "{created}");
     let workers: Vec<_> = (0..2)
-        .map(|_| nascent(&["search", file, "--search-only"]).spawn().unwrap())
+        .map(|_| {
+            nascent(&[
+                "worker",
+                "--storage",
+                &url,
+                "--study",
+                "fmnist-pg",
+                "--data",
+                DATA,
+                "--until-done",
+                "--json",
+            ])
+            .spawn()
+            .unwrap()
+        })
         .collect();
+    let mut evaluated = 0;
     for w in workers {
-        ok(w.wait_with_output().unwrap(), "a search worker");
+        let out = ok(w.wait_with_output().unwrap(), "a worker");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).expect("worker JSON");
+        evaluated += v["evaluated"].as_u64().unwrap();
     }
+    assert_eq!(evaluated, 4, "the two workers evaluated the budget once");
     let s = nascent_store::open(&url).unwrap();
     let st = s.study("fmnist-pg").unwrap();
     let trials = s.trials(st.id, 0).unwrap();

@@ -292,7 +292,11 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
                 .trials(record.id, 0)?
                 .into_iter()
                 .filter(|t| t.state == TrialState::Fail)
-                .max_by(|a, b| a.finished.unwrap_or(0.0).total_cmp(&b.finished.unwrap_or(0.0)))
+                .max_by(|a, b| {
+                    a.finished
+                        .unwrap_or(0.0)
+                        .total_cmp(&b.finished.unwrap_or(0.0))
+                })
                 .and_then(|t| t.reason)
                 .unwrap_or_else(|| "no reason recorded".into());
             return Err(Error::AllTrialsFailed {

@@ -130,7 +130,12 @@ impl DataSettings {
         };
         let parts: Vec<usize> = text
             .split(['x', 'X'])
-            .map(|p| p.trim().parse::<usize>().ok().filter(|&n| n > 0 && n <= 1 << 16))
+            .map(|p| {
+                p.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0 && n <= 1 << 16)
+            })
             .collect::<Option<_>>()
             .ok_or_else(bad)?;
         match parts[..] {

@@ -302,6 +302,7 @@ impl<A: Send + Sync + 'static, P: Proxies> TorchPrepared<A, P> {
             cfg,
             self.device,
         )
+        .map(|e| e.with_test(test))
         .map_err(backend_err("setting up training"))
     }
 

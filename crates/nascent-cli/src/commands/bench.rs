@@ -244,6 +244,7 @@ fn nb201(a: Nb201Args) -> Result<()> {
 /// The JSON object of one strategy (fields in this order).
 #[derive(serde::Serialize)]
 struct JsonLine<'a> {
+    schema_version: u32,
     strategy: &'a str,
     dataset: Dataset,
     objectives: &'a [String],
@@ -268,6 +269,7 @@ struct Curve {
 
 fn json(s: &Summary) -> JsonLine<'_> {
     JsonLine {
+        schema_version: nascent_study::SCHEMA_VERSION,
         strategy: &s.strategy,
         dataset: s.dataset,
         objectives: &s.objectives,

@@ -378,7 +378,11 @@ fn summarise(results: &Path, args: &Args) -> Result<()> {
     std::fs::write(&svg_path, chart(&summaries, &title))
         .with_context(|| format!("cannot write {}", svg_path.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string(&summaries)?);
+        crate::output::print_json(&crate::output::CompareOutput {
+            schema_version: nascent_study::SCHEMA_VERSION,
+            results: results.to_path_buf(),
+            arms: summaries,
+        })?;
     } else {
         print!("{}", table(&summaries));
     }

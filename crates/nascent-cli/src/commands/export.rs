@@ -12,7 +12,6 @@
 use super::inspect::NetArgs;
 use anyhow::{Context, Result};
 use nascent_train::export::{export_model, load_weights};
-use serde_json::json;
 use std::path::PathBuf;
 
 /// Arguments of `nascent export`.
@@ -58,17 +57,15 @@ pub fn run(args: Args) -> Result<()> {
         None => format!("fresh (seed {})", args.seed),
     };
     if args.json {
-        println!(
-            "{}",
-            json!({
-                "arch": arch,
-                "weights_from": weights,
-                "genotype_txt": files.genotype_txt,
-                "genotype_json": files.genotype_json,
-                "weights": files.weights,
-                "onnx": files.onnx,
-            })
-        );
+        crate::output::print_json(&crate::output::ExportOutput {
+            schema_version: nascent_study::SCHEMA_VERSION,
+            arch: arch.clone(),
+            weights_from: weights.clone(),
+            genotype_txt: files.genotype_txt.clone(),
+            genotype_json: files.genotype_json.clone(),
+            weights: files.weights.clone(),
+            onnx: files.onnx.clone(),
+        })?;
     } else {
         println!("arch       {arch}");
         println!("weights    {weights}");

@@ -14,7 +14,6 @@ use nascent_train::metrics::{
 };
 use nascent_train::study::{NetOptions, NetSpace, NetTask, with_net_space};
 use nascent_train::{Model, NetSpec};
-use serde_json::json;
 use std::str::FromStr;
 
 /// An input shape written `CxHxW` (square: `H == W`).
@@ -187,20 +186,19 @@ pub fn run(args: Args) -> Result<()> {
     };
     let c = complexity(&model)?;
     let n = &args.net;
-    let mut out = json!({
-        "space": n.space,
-        "arch": arch,
-        "input": [n.input.channels, n.input.side, n.input.side],
-        "classes": n.classes,
-        "params": c.params,
-        "flops": c.flops,
-    });
-    if c.inference_params != c.params {
-        out["inference_params"] = json!(c.inference_params);
-    }
-    if c.attention_macs > 0 {
-        out["attention_macs"] = json!(c.attention_macs);
-    }
+    let mut out = crate::output::InspectOutput {
+        schema_version: nascent_study::SCHEMA_VERSION,
+        space: n.space.clone(),
+        arch: arch.clone(),
+        input: [n.input.channels, n.input.side, n.input.side],
+        classes: n.classes,
+        params: c.params,
+        flops: c.flops,
+        inference_params: (c.inference_params != c.params).then_some(c.inference_params),
+        attention_macs: (c.attention_macs > 0).then_some(c.attention_macs),
+        latency: None,
+        memory: None,
+    };
     if args.measure {
         log::info!("measuring latency and memory on {}", device_name(device));
         let lat = measure_latency(
@@ -212,24 +210,23 @@ pub fn run(args: Args) -> Result<()> {
             },
         )?;
         let mem = train_step_memory(&model, args.batch)?;
-        out["latency"] = json!({
-            "device": lat.device,
-            "batch1_ms": lat.batch1.median_ms,
-            "batch": lat.batch_n.batch,
-            "batch_ms": lat.batch_n.median_ms,
-            "repeats": lat.batch1.repeats,
+        out.latency = Some(crate::output::InspectLatency {
+            device: lat.device.clone(),
+            batch1_ms: lat.batch1.median_ms,
+            batch: lat.batch_n.batch,
+            batch_ms: lat.batch_n.median_ms,
+            repeats: lat.batch1.repeats,
         });
-        out["memory"] = json!({
-            "batch": mem.batch,
-            "peak_bytes": mem.peak_bytes,
-            "model_bytes": mem.model_bytes,
-            "step_bytes": mem.step_bytes,
-            "method": mem.method.name(),
+        out.memory = Some(crate::output::InspectMemory {
+            batch: mem.batch,
+            peak_bytes: mem.peak_bytes,
+            model_bytes: mem.model_bytes,
+            step_bytes: mem.step_bytes,
+            method: mem.method.name().to_string(),
         });
     }
     if args.json {
-        println!("{out}");
-        return Ok(());
+        return crate::output::print_json(&out);
     }
     println!("space            {}", n.space);
     println!("arch             {arch}");
@@ -245,22 +242,16 @@ pub fn run(args: Args) -> Result<()> {
     if c.attention_macs > 0 {
         println!("attention MACs   {}", c.attention_macs);
     }
-    if args.measure {
-        let l = &out["latency"];
+    if let (Some(l), Some(m)) = (&out.latency, &out.memory) {
         println!(
             "latency          {:.3} ms at batch 1, {:.3} ms at batch {} ({}, median of {})",
-            l["batch1_ms"].as_f64().unwrap_or(0.0),
-            l["batch_ms"].as_f64().unwrap_or(0.0),
-            args.batch,
-            l["device"].as_str().unwrap_or("?"),
-            args.repeats
+            l.batch1_ms, l.batch_ms, args.batch, l.device, args.repeats
         );
-        let m = &out["memory"];
         println!(
             "train memory     {:.1} MiB at batch {} ({})",
-            m["peak_bytes"].as_u64().unwrap_or(0) as f64 / (1024.0 * 1024.0),
+            m.peak_bytes as f64 / (1024.0 * 1024.0),
             args.batch,
-            m["method"].as_str().unwrap_or("?")
+            m.method
         );
     }
     Ok(())

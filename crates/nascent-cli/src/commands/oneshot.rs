@@ -21,7 +21,6 @@ use nascent_oneshot::search::{EpochReport, SearchObserver};
 use nascent_oneshot::{Method, SearchConfig, SearchData, SearchOutcome, Supernet, SupernetShape};
 use nascent_train::data::Augment;
 use nascent_train::device::DeviceChoice;
-use serde_json::json;
 use std::path::PathBuf;
 
 /// The space searched.
@@ -297,6 +296,30 @@ pub fn run(a: Args) -> Result<()> {
     result
 }
 
+/// `nascent oneshot --json`: the search's result, settings and trajectory.
+#[derive(serde::Serialize)]
+struct OneshotOutput<'a, M, C, D, E, O, P, Q, R> {
+    schema_version: u32,
+    method: &'a M,
+    space: String,
+    arch: &'a str,
+    nb201_index: Option<u64>,
+    table_test_accuracy: Option<f64>,
+    table_dataset: Option<&'static str>,
+    collapse: &'a C,
+    seed: u64,
+    settings: &'a SearchConfig,
+    supernet: &'a SupernetShape,
+    images_per_class: D,
+    device: &'a E,
+    seconds: f64,
+    seconds_per_epoch: f64,
+    edges: &'a O,
+    ops: &'a P,
+    epochs: &'a Q,
+    candidates: &'a R,
+}
+
 fn report<A>(
     a: &Args,
     cfg: &SearchConfig,
@@ -306,30 +329,27 @@ fn report<A>(
     index: Option<u64>,
 ) -> Result<()> {
     if a.json {
-        let v = json!({
-            "method": out.method,
-            "space": format!("{:?}", a.space).to_lowercase(),
-            "arch": out.arch_string,
-            "nb201_index": index,
-            "table_test_accuracy": accuracy,
-            "table_dataset": accuracy.map(|_| a.table_dataset.name()),
-            "collapse": out.collapse,
-            "seed": cfg.seed,
-            "settings": cfg,
-            "supernet": shape,
-            "images_per_class": a.images_per_class,
-            "device": out.device,
-            "seconds": out.seconds,
-            "seconds_per_epoch": out.seconds_per_epoch,
-            "edges": out.edges,
-            "ops": out.ops,
-            "epochs": out.epochs,
-            "candidates": out.candidates,
-        });
-        println!(
-            "{}",
-            serde_json::to_string(&v).context("encoding the result")?
-        );
+        crate::output::print_json(&OneshotOutput {
+            schema_version: nascent_study::SCHEMA_VERSION,
+            method: &out.method,
+            space: format!("{:?}", a.space).to_lowercase(),
+            arch: &out.arch_string,
+            nb201_index: index,
+            table_test_accuracy: accuracy,
+            table_dataset: accuracy.map(|_| a.table_dataset.name()),
+            collapse: &out.collapse,
+            seed: cfg.seed,
+            settings: cfg,
+            supernet: shape,
+            images_per_class: a.images_per_class,
+            device: &out.device,
+            seconds: out.seconds,
+            seconds_per_epoch: out.seconds_per_epoch,
+            edges: &out.edges,
+            ops: &out.ops,
+            epochs: &out.epochs,
+            candidates: &out.candidates,
+        })?;
     } else {
         println!("{}", out.arch_string);
         if let Some(acc) = accuracy {

@@ -217,24 +217,28 @@ pub fn run(a: Args) -> Result<()> {
         .collect();
     let mut out = std::io::stdout().lock();
     if a.json {
-        let obj = serde_json::json!({
-            "space": "nb201",
-            "data": a.data,
-            "archs": rows.len(),
-            "batch": a.batch,
-            "seed": a.seed,
-            "channels": a.channels.unwrap_or(16),
-            "cells": a.cells.unwrap_or(5),
-            "table_dataset": table.as_ref().map(|_| a.table_dataset.name()),
-            "proxies": results.iter().map(|(p, rho, secs)| serde_json::json!({
-                "proxy": p.name(),
-                "spearman": rho,
-                "seconds_per_arch": secs,
-            })).collect::<Vec<_>>(),
-            "seconds_per_arch": total / n,
-            "seconds": total,
-        });
-        writeln!(out, "{obj}").context("writing to stdout")?;
+        let obj = crate::output::ProxiesOutput {
+            schema_version: nascent_study::SCHEMA_VERSION,
+            space: "nb201".into(),
+            data: a.data.clone(),
+            archs: rows.len(),
+            batch: a.batch,
+            seed: a.seed,
+            channels: a.channels.unwrap_or(16),
+            cells: a.cells.unwrap_or(5),
+            table_dataset: table.as_ref().map(|_| a.table_dataset.name().to_string()),
+            proxies: results
+                .iter()
+                .map(|(p, rho, secs)| crate::output::ProxyResult {
+                    proxy: p.name().to_string(),
+                    spearman: *rho,
+                    seconds_per_arch: *secs,
+                })
+                .collect(),
+            seconds_per_arch: total / n,
+            seconds: total,
+        };
+        writeln!(out, "{}", serde_json::to_string(&obj)?).context("writing to stdout")?;
     } else {
         writeln!(
             out,

@@ -23,7 +23,6 @@ use nascent_train::trainer::{
     EpochStats, Optimizer, Schedule, TrainConfig, TrainEnd, TrainObserver, TrainReport,
 };
 use nascent_train::{Builder, Model};
-use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -307,53 +306,50 @@ fn print_result(
     }
     let (latency, memory) = (latency.ok(), memory.ok());
     if args.json {
-        let epochs: Vec<_> = report
-            .epochs
-            .iter()
-            .map(|e| {
-                json!({
-                    "epoch": e.epoch,
-                    "lr": e.lr,
-                    "train_loss": e.train_loss,
-                    "train_accuracy": e.train_accuracy,
-                    "val_accuracy": e.val_accuracy,
-                    "train_seconds": e.train_seconds,
-                    "images_per_second": e.images_per_second,
+        use crate::output::{TrainEpoch, TrainLatency, TrainMemory, TrainOutput};
+        return crate::output::print_json(&TrainOutput {
+            schema_version: nascent_study::SCHEMA_VERSION,
+            space: args.space.clone(),
+            arch: args.arch.clone(),
+            data: origin.display().to_string(),
+            device: device_name(device),
+            seed: args.seed,
+            epochs: report.epochs_done,
+            completed: report.end == TrainEnd::Completed,
+            train_accuracy: report.train_accuracy,
+            val_accuracy: report.val_accuracy,
+            test_accuracy: report.test_accuracy,
+            params,
+            flops: complexity.map(|c| c.flops),
+            latency_ms: latency.as_ref().map(|l| TrainLatency {
+                device: l.device.clone(),
+                batch1: l.batch1.median_ms,
+                batch: l.batch_n.batch,
+                batch_n: l.batch_n.median_ms,
+            }),
+            train_step_memory_bytes: memory.as_ref().map(|m| TrainMemory {
+                batch: m.batch,
+                peak: m.peak_bytes,
+                model: m.model_bytes,
+                step: m.step_bytes,
+                method: m.method.name().to_string(),
+            }),
+            train_seconds: report.seconds,
+            wall_seconds: seconds,
+            history: report
+                .epochs
+                .iter()
+                .map(|e| TrainEpoch {
+                    epoch: e.epoch,
+                    lr: e.lr,
+                    train_loss: e.train_loss,
+                    train_accuracy: e.train_accuracy,
+                    val_accuracy: e.val_accuracy,
+                    train_seconds: e.train_seconds,
+                    images_per_second: e.images_per_second,
                 })
-            })
-            .collect();
-        let out = json!({
-            "space": args.space,
-            "arch": args.arch,
-            "data": origin.display().to_string(),
-            "device": device_name(device),
-            "seed": args.seed,
-            "epochs": report.epochs_done,
-            "completed": report.end == TrainEnd::Completed,
-            "train_accuracy": report.train_accuracy,
-            "val_accuracy": report.val_accuracy,
-            "test_accuracy": report.test_accuracy,
-            "params": params,
-            "flops": complexity.map(|c| c.flops),
-            "latency_ms": latency.as_ref().map(|l| json!({
-                "device": l.device,
-                "batch1": l.batch1.median_ms,
-                "batch": l.batch_n.batch,
-                "batch_n": l.batch_n.median_ms,
-            })),
-            "train_step_memory_bytes": memory.as_ref().map(|m| json!({
-                "batch": m.batch,
-                "peak": m.peak_bytes,
-                "model": m.model_bytes,
-                "step": m.step_bytes,
-                "method": m.method.name(),
-            })),
-            "train_seconds": report.seconds,
-            "wall_seconds": seconds,
-            "history": epochs,
+                .collect(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
     }
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2} %"));
     println!("space            {}", args.space);

@@ -109,7 +109,9 @@ fn per_gpu(args: &Args, gpus: &str) -> Result<()> {
             .map_err(|_| anyhow!("invalid `--gpus {n}`: give `all` or a number of GPUs"))?,
     };
     if visible == 0 {
-        bail!("`--gpus {gpus}`: no CUDA device is visible to this process (none to start workers on)");
+        bail!(
+            "`--gpus {gpus}`: no CUDA device is visible to this process (none to start workers on)"
+        );
     }
     if n == 0 || n > visible {
         bail!("`--gpus {gpus}`: {visible} CUDA devices are visible; ask for 1 to {visible}");
