@@ -469,6 +469,17 @@ pub trait Storage: Send + Sync {
     /// Counts of trials by state and the epochs trained.
     fn counts(&self, study: StudyId) -> StorageResult<StudyCounts>;
 
+    /// The number of the study's first trial that has not finished (running or queued), or
+    /// the number of trials when every one has finished: every trial below it has finished.
+    /// Persistent back ends answer from indexes; this default reads every trial.
+    fn first_unfinished(&self, study: StudyId) -> StorageResult<u64> {
+        let trials = self.trials(study, 0)?;
+        Ok(trials
+            .iter()
+            .find(|t| t.state == TrialState::Running)
+            .map_or(trials.len() as u64, |t| t.number))
+    }
+
     /// The completed trials with a finite first objective value, best first (by the first
     /// objective's direction, ties by number), skipping `offset` of them and returning at most
     /// `limit`. Persistent back ends answer from an index, so the cost does not grow with the
@@ -590,6 +601,9 @@ macro_rules! forward_storage {
             }
             fn counts(&self, study: StudyId) -> StorageResult<StudyCounts> {
                 (**self).counts(study)
+            }
+            fn first_unfinished(&self, study: StudyId) -> StorageResult<u64> {
+                (**self).first_unfinished(study)
             }
             fn ranked_trials(
                 &self,

@@ -30,7 +30,7 @@ macro_rules! storage_conformance {
             finish_round_trip, requeue_and_claim, heartbeat_updates, counts_by_state,
             elapsed_never_decreases, artefacts_round_trip, concurrent_creation,
             concurrent_claims, late_results_refused, ranked_trials_best_first,
-            finish_sequence_follows_the_finishes);
+            finish_sequence_follows_the_finishes, first_unfinished_skips_the_finished);
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
         $(
@@ -427,6 +427,33 @@ pub fn finish_sequence_follows_the_finishes(s: &dyn Storage) {
     assert_eq!(seq, vec![Some(1), None, Some(0), Some(2)]);
     assert_eq!(s.trial(b.id, 0).unwrap().sequence, Some(0));
     assert_eq!(s.trial(a.id, 1).unwrap().sequence, None);
+}
+
+/// `first_unfinished`: every trial below it has finished; the number of trials when all have.
+pub fn first_unfinished_skips_the_finished(s: &dyn Storage) {
+    let a = study(s, "alpha");
+    assert_eq!(s.first_unfinished(a.id).unwrap(), 0);
+    for arch in ["x", "y", "z"] {
+        created(s.create_trial(a.id, &new_trial(arch, "w0"), None).unwrap());
+    }
+    assert_eq!(s.first_unfinished(a.id).unwrap(), 0);
+    s.finish(a.id, 0, "w0", &complete(1.0)).unwrap();
+    s.finish(a.id, 2, "w0", &complete(2.0)).unwrap();
+    assert_eq!(s.first_unfinished(a.id).unwrap(), 1);
+    s.finish(a.id, 1, "w0", &complete(3.0)).unwrap();
+    assert_eq!(s.first_unfinished(a.id).unwrap(), 3);
+    // A re-queued trial is unfinished again.
+    created(s.create_trial(a.id, &new_trial("w", "w0"), None).unwrap());
+    s.requeue(
+        a.id,
+        3,
+        &RequeueIf {
+            worker: Some("w0"),
+            heartbeat_before: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(s.first_unfinished(a.id).unwrap(), 3);
 }
 
 /// A re-queued trial loses its worker and intermediate values, keeps its architecture,

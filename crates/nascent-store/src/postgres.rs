@@ -1275,6 +1275,26 @@ impl Storage for PostgresStorage {
         Ok(c)
     }
 
+    fn first_unfinished(&self, study: StudyId) -> StorageResult<u64> {
+        self.run("first_unfinished", Mode::Auto, |db, _| {
+            // The running trials from their partial index, else the study's trial counter:
+            // neither reads the finished trials.
+            let row = db.query_opt(
+                "SELECT COALESCE((SELECT MIN(number) FROM nascent_trials \
+                     WHERE study_id = $1 AND state = 'RUNNING'), s.n_trials) \
+                 FROM nascent_studies s WHERE s.id = $1",
+                &[&study.0],
+            )?;
+            match row {
+                Some(r) => Ok(r.get::<_, i64>(0) as u64),
+                None => {
+                    self.check_study(db, study)?;
+                    Ok(0)
+                }
+            }
+        })
+    }
+
     fn ranked_trials(
         &self,
         study: StudyId,

@@ -1090,6 +1090,32 @@ impl Storage for SqliteStorage {
         })
     }
 
+    fn first_unfinished(&self, study: StudyId) -> StorageResult<u64> {
+        self.read(|tx| {
+            self.check_study(tx, study)?;
+            // The running trials from the state index, else one past the largest number
+            // (the (study, number) unique index): neither reads the finished trials.
+            let first: Option<i64> = tx
+                .query_row(
+                    "SELECT MIN(number) FROM trials WHERE study_id = ?1 AND state = 'RUNNING'",
+                    [study.0],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.be(e))?;
+            let next = match first {
+                Some(n) => n,
+                None => tx
+                    .query_row(
+                        "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1",
+                        [study.0],
+                        |r| r.get(0),
+                    )
+                    .map_err(|e| self.be(e))?,
+            };
+            Ok(next as u64)
+        })
+    }
+
     fn ranked_trials(
         &self,
         study: StudyId,

@@ -36,4 +36,8 @@ impl<S: SearchSpace> Strategy<S> for RandomSearch {
     }
 
     fn repeated(&mut self, _: &S, _: &History<S::Arch>, _: usize, _: &mut Rng) {}
+
+    fn uses_past(&self) -> bool {
+        false
+    }
 }

@@ -466,10 +466,22 @@ impl<S: SearchSpace, St: Strategy<S> + ?Sized> Strategy<S> for FinishedRepeats<'
 /// The strategy and the history mirrored from storage, shared by the workers of a run.
 struct Shared<'s, S: SearchSpace, St: ?Sized> {
     strategy: &'s mut St,
+    /// The study's trials from number `base` on (trial `n` at index `n - base`).
     history: History<S::Arch>,
-    /// Every trial below this number has finished in `history`.
+    /// The trials below this number are not read: 0 for a strategy that uses the past, the
+    /// study's first unfinished trial at the start of the run for one that does not
+    /// ([`Strategy::uses_past`]), so that joining a large study does not read it whole.
+    base: usize,
+    /// Every trial below this number has finished (in `history`, from `base` on).
     first_unfinished: usize,
     tell_rng: Rng,
+}
+
+impl<S: SearchSpace, St: ?Sized> Shared<'_, S, St> {
+    /// The number the next new trial gets.
+    fn next_number(&self) -> usize {
+        self.base + self.history.len()
+    }
 }
 
 /// The runner of one study: a space, an evaluator, an optional pruner and observer, a storage.
@@ -608,13 +620,21 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
             last_recovery: Mutex::new(Instant::now()),
             first_unfinished: AtomicU64::new(0),
         };
+        // A strategy that never looks at earlier trials does not need them read.
+        let base = if strategy.uses_past() {
+            0
+        } else {
+            self.storage.first_unfinished(self.study.id)?
+        };
+        run.first_unfinished.store(base, Ordering::SeqCst);
         self.recover(&run, self.config.requeue_running)?;
 
         let seed = self.study.seed;
         let mut shared = Shared::<S, St> {
             strategy,
             history: new_history(&self.study)?,
-            first_unfinished: 0,
+            base: base as usize,
+            first_unfinished: base as usize,
             tell_rng: Rng::new(derive_seed(seed, u64::MAX)),
         };
         self.sync(&mut shared, false)?;
@@ -754,22 +774,26 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
             .storage
             .trials(self.study.id, shared.first_unfinished as u64)?;
         let told = shared.history.finish_order().len();
+        let base = shared.base;
+        // Keyed by index in `history` (number - base).
         let mut sequence = std::collections::HashMap::new();
         for rec in recs {
-            let n = rec.number as usize;
+            let Some(i) = (rec.number as usize).checked_sub(base) else {
+                continue;
+            };
             let len = shared.history.len();
             if rec.state.is_finished() {
-                sequence.insert(n, rec.sequence.unwrap_or(u64::MAX));
+                sequence.insert(i, rec.sequence.unwrap_or(u64::MAX));
             }
-            if n < len {
-                let known = shared.history.trials()[n].state;
+            if i < len {
+                let known = shared.history.trials()[i].state;
                 if !known.is_finished() && rec.state.is_finished() {
-                    shared.history.update(n, rec.to_trial(self.space)?);
+                    shared.history.update(i, rec.to_trial(self.space)?);
                 }
-            } else if n == len {
+            } else if i == len {
                 shared.history.push(rec.to_trial(self.space)?);
             } else {
-                return Err(gap(self.storage, &self.study, len, rec.number));
+                return Err(gap(self.storage, &self.study, base + len, rec.number));
             }
         }
         // Several trials may have finished since the last look: tell them in their order.
@@ -785,8 +809,8 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
             }
         }
         let trials = shared.history.trials();
-        while shared.first_unfinished < trials.len()
-            && trials[shared.first_unfinished].state.is_finished()
+        while shared.first_unfinished < base + trials.len()
+            && trials[shared.first_unfinished - base].state.is_finished()
         {
             shared.first_unfinished += 1;
         }
@@ -886,12 +910,12 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
         run: &RunState,
     ) -> Result<std::result::Result<TrialRecord, StopReason>> {
         let mut g = lock(shared);
-        for _ in 0..1000 {
+        for attempt in 0..1000u64 {
             self.sync(&mut g, true)?;
             run.first_unfinished
                 .store(g.first_unfinished as u64, Ordering::SeqCst);
             let budget = &self.config.budget;
-            if budget.trials.is_some_and(|t| g.history.len() as u64 >= t) {
+            if budget.trials.is_some_and(|t| g.next_number() as u64 >= t) {
                 return Ok(Err(StopReason::TrialBudget));
             }
             if let Some(e) = budget.epochs
@@ -899,8 +923,12 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
             {
                 return Ok(Err(StopReason::EpochBudget));
             }
-            let n = g.history.len() as u64;
-            let mut rng = Rng::new(derive_seed(self.study.seed, n));
+            let n = g.next_number() as u64;
+            // Without the trials below `base`, a proposal may repeat one of them (the storage
+            // refuses it): the next attempt draws afresh. With the whole history, a repeat is
+            // in it after the sync, so the same draw moves on by itself.
+            let salt = if g.base > 0 { attempt } else { 0 };
+            let mut rng = Rng::new(derive_seed(self.study.seed, n) ^ salt);
             let arch = {
                 let Shared {
                     strategy, history, ..

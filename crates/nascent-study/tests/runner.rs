@@ -3,8 +3,8 @@
 
 use nascent_core::storage::{CreateOutcome, NewTrial, Storage, StudyRecord, StudySpec};
 use nascent_core::{
-    Budget, Decision, Evaluation, Evaluator, Metrics, Objective, Outcome, Reporter, Result,
-    SearchSpace, TrialState,
+    Budget, Decision, Evaluation, Evaluator, History, Metrics, Objective, Outcome, Reporter,
+    Result, Rng, SearchSpace, Strategy, TrialState,
 };
 use nascent_core::{PruneContext, Pruner, Verdict};
 use nascent_space::{Nb201Arch, Nb201Space};
@@ -724,4 +724,79 @@ fn r9_resume_after_several_workers_restores_the_strategy_state_exactly() {
         .unwrap();
     let members = |e: &nascent_strategy::RegularizedEvolution| e.population().collect::<Vec<_>>();
     assert_eq!(members(&restored), members(&live));
+}
+
+/// Issue 11: random search does not use earlier trials, so a runner joining a study reads it
+/// from its first unfinished trial on (`Storage::first_unfinished`), not whole; the study still
+/// finishes its budget with every trial run once, numbered without gaps, queued trials of the
+/// interrupted run included, and the same architectures as a runner that read everything.
+#[test]
+fn r11_random_search_joins_without_reading_the_finished_trials() {
+    use nascent_strategy::RandomSearch;
+    let space = Nb201Space::new();
+    let run_twice = |skip_past: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("join.db").display());
+        let storage = nascent_store::open(&url).unwrap();
+        let study = open_or_create_study(&*storage, &spec("join", 4)).unwrap();
+        let (ev, log) = logged(2, 0);
+        Runner::new(&*storage, study.clone(), &space, &ev, quick(30, 1))
+            .run(&mut RandomSearch)
+            .unwrap();
+        // A trial left queued, as a dead worker's would be after re-queueing.
+        let new = NewTrial {
+            arch: "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|".into(),
+            params: serde_json::json!({}),
+            budget: Budget::epochs(2),
+            seed: 0,
+            worker: "dead".into(),
+        };
+        let CreateOutcome::Created(t) = storage.create_trial(study.id, &new, None).unwrap() else {
+            panic!("created")
+        };
+        storage
+            .requeue(study.id, t.number, &Default::default())
+            .unwrap();
+        assert_eq!(storage.first_unfinished(study.id).unwrap(), 30);
+        let summary = if skip_past {
+            Runner::new(&*storage, study.clone(), &space, &ev, quick(60, 1))
+                .run(&mut RandomSearch)
+                .unwrap()
+        } else {
+            // The same strategy, made to say it uses the past: the runner reads everything.
+            Runner::new(&*storage, study.clone(), &space, &ev, quick(60, 1))
+                .run(&mut UsesPast(RandomSearch))
+                .unwrap()
+        };
+        assert_eq!(summary.counts.complete, 60);
+        let trials = storage.trials(study.id, 0).unwrap();
+        let numbers: Vec<u64> = trials.iter().map(|t| t.number).collect();
+        assert_eq!(numbers, (0..60).collect::<Vec<_>>());
+        let archs: HashSet<&str> = trials.iter().map(|t| t.arch.as_str()).collect();
+        assert_eq!(archs.len(), 60, "no architecture twice");
+        assert!(
+            multiplicity(&log).values().all(|&k| k == 1),
+            "each evaluated once"
+        );
+        assert_eq!(storage.first_unfinished(study.id).unwrap(), 60);
+        trials.into_iter().map(|t| t.arch).collect::<Vec<_>>()
+    };
+    assert_eq!(run_twice(true), run_twice(false));
+}
+
+/// A strategy as given, except that it says it uses earlier trials.
+struct UsesPast<St>(St);
+
+impl<St: Strategy<Nb201Space>> Strategy<Nb201Space> for UsesPast<St> {
+    fn name(&self) -> String {
+        self.0.name()
+    }
+    fn ask(
+        &mut self,
+        space: &Nb201Space,
+        history: &History<Nb201Arch>,
+        rng: &mut Rng,
+    ) -> Option<Nb201Arch> {
+        self.0.ask(space, history, rng)
+    }
 }
