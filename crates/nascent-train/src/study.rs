@@ -2,7 +2,7 @@
 //!
 //! [`Torch`] implements [`nascent_study::Backend`]: it loads a study's data, trains its trials
 //! ([`TrainEvaluator`]), retrains, measures and exports the best architecture. The spaces it
-//! can build networks for are registered once, in the [`spaces!`] table below: a space's name,
+//! can build networks for are registered once, in the `spaces!` table below: a space's name,
 //! its constructor, its network builder and its report view. Adding a search space means
 //! writing the space (nascent-space), its builder ([`crate::nets`]) and one line here; the
 //! study settings, the `nascent` commands and the report find it through this table.
