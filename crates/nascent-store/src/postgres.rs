@@ -131,6 +131,24 @@ pub const PG_MIGRATIONS: &[&str] = &[
     UPDATE nascent_studies s SET n_finished = (
         SELECT COUNT(*) FROM nascent_trials t WHERE t.study_id = s.id AND t.state <> 'RUNNING');
     "#,
+    // Version 3: the finished trials counted by state, and their epochs, kept with the study
+    // (added to under its row lock when a trial finishes), so that counting a study's trials
+    // reads only its running ones.
+    r#"
+    ALTER TABLE nascent_studies ADD COLUMN n_complete BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE nascent_studies ADD COLUMN n_pruned BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE nascent_studies ADD COLUMN n_failed BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE nascent_studies ADD COLUMN epochs_finished BIGINT NOT NULL DEFAULT 0;
+    UPDATE nascent_studies s SET
+        n_complete = (SELECT COUNT(*) FROM nascent_trials t
+                      WHERE t.study_id = s.id AND t.state = 'COMPLETE'),
+        n_pruned = (SELECT COUNT(*) FROM nascent_trials t
+                    WHERE t.study_id = s.id AND t.state = 'PRUNED'),
+        n_failed = (SELECT COUNT(*) FROM nascent_trials t
+                    WHERE t.study_id = s.id AND t.state = 'FAIL'),
+        epochs_finished = (SELECT COALESCE(SUM(epochs), 0) FROM nascent_trials t
+                           WHERE t.study_id = s.id AND t.state <> 'RUNNING');
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -1123,15 +1141,19 @@ impl Storage for PostgresStorage {
             // only when the fencing check passes), the result, the epochs (the budget's for a
             // trial that completed without reporting) and the rank by the first objective.
             let updated = db.execute(
-                "WITH held AS (SELECT 1 FROM nascent_trials WHERE study_id = $1 AND number = $2 \
+                "WITH held AS (SELECT CASE WHEN epochs = 0 AND $4::TEXT = 'COMPLETE' \
+                     THEN COALESCE((budget::jsonb ->> 'epochs')::INTEGER, 0) ELSE epochs END AS e \
+                     FROM nascent_trials WHERE study_id = $1 AND number = $2 \
                      AND state = 'RUNNING' AND worker = $3 FOR UPDATE), \
-                 s AS (UPDATE nascent_studies SET n_finished = n_finished + 1 \
+                 s AS (UPDATE nascent_studies SET n_finished = n_finished + 1, \
+                     n_complete = n_complete + CASE WHEN $4 = 'COMPLETE' THEN 1 ELSE 0 END, \
+                     n_pruned = n_pruned + CASE WHEN $4 = 'PRUNED' THEN 1 ELSE 0 END, \
+                     n_failed = n_failed + CASE WHEN $4 = 'FAIL' THEN 1 ELSE 0 END, \
+                     epochs_finished = epochs_finished + (SELECT e FROM held) \
                      WHERE id = $1 AND EXISTS (SELECT 1 FROM held) \
                      RETURNING n_finished - 1 AS seq, rank_sign) \
                  UPDATE nascent_trials t SET state = $4, reason = $5, cost_seconds = $6, \
-                 finished = $7, \
-                 epochs = CASE WHEN t.epochs = 0 AND $4 = 'COMPLETE' \
-                     THEN COALESCE((t.budget::jsonb ->> 'epochs')::INTEGER, 0) ELSE t.epochs END, \
+                 finished = $7, epochs = (SELECT e FROM held), \
                  metric_names = $8, metric_values = $9, objective_values = $10, \
                  rank_value = s.rank_sign * $11, sequence = s.seq \
                  FROM s WHERE t.study_id = $1 AND t.number = $2 AND t.state = 'RUNNING' \
@@ -1248,31 +1270,35 @@ impl Storage for PostgresStorage {
     }
 
     fn counts(&self, study: StudyId) -> StorageResult<StudyCounts> {
+        // One snapshot: the study's counters (the trials, the finished ones by state and their
+        // epochs) and its running trials from their partial index; nothing reads the finished
+        // trials.
         let rows = self.run("counts", Mode::Read, |db, _| {
-            self.check_study(db, study)?;
             Ok(db.query(
-                "SELECT state, worker IS NULL, COUNT(*), COALESCE(SUM(epochs), 0)::BIGINT \
-                 FROM nascent_trials WHERE study_id = $1 GROUP BY state, worker IS NULL",
+                "SELECT s.n_trials, s.n_complete, s.n_pruned, s.n_failed, s.epochs_finished, \
+                     r.queued, r.running, r.epochs \
+                 FROM nascent_studies s, LATERAL (SELECT \
+                     COUNT(*) FILTER (WHERE t.worker IS NULL) AS queued, \
+                     COUNT(*) FILTER (WHERE t.worker IS NOT NULL) AS running, \
+                     COALESCE(SUM(t.epochs), 0)::BIGINT AS epochs \
+                     FROM nascent_trials t WHERE t.study_id = s.id AND t.state = 'RUNNING') r \
+                 WHERE s.id = $1",
                 &[&study.0],
             )?)
         })?;
-        let mut c = StudyCounts::default();
-        for r in rows {
-            let state: String = r.get(0);
-            let no_worker: bool = r.get(1);
-            let n = r.get::<_, i64>(2) as u64;
-            c.total += n;
-            c.epochs += r.get::<_, i64>(3) as u64;
-            match TrialState::parse(&state) {
-                Some(TrialState::Running) if no_worker => c.queued += n,
-                Some(TrialState::Running) => c.running += n,
-                Some(TrialState::Complete) => c.complete += n,
-                Some(TrialState::Pruned) => c.pruned += n,
-                Some(TrialState::Fail) => c.failed += n,
-                None => return Err(self.corrupt("column `state` of trials", &state)),
-            }
-        }
-        Ok(c)
+        let Some(r) = rows.first() else {
+            return Err(self.no_study_id(study));
+        };
+        let n = |i: usize| r.get::<_, i64>(i) as u64;
+        Ok(StudyCounts {
+            total: n(0),
+            complete: n(1),
+            pruned: n(2),
+            failed: n(3),
+            epochs: n(4) + n(7),
+            queued: n(5),
+            running: n(6),
+        })
     }
 
     fn first_unfinished(&self, study: StudyId) -> StorageResult<u64> {

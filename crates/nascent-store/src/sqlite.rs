@@ -126,6 +126,24 @@ pub const MIGRATIONS: &[&str] = &[
     WHERE r.id = trials.id;
     CREATE INDEX trials_by_sequence ON trials (study_id, sequence) WHERE sequence IS NOT NULL;
     "#,
+    // Version 5: the finished trials counted by state, and their epochs, kept with the study
+    // (added to when a trial finishes), so that counting a study's trials reads only its
+    // running ones.
+    r#"
+    ALTER TABLE studies ADD COLUMN n_complete INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE studies ADD COLUMN n_pruned INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE studies ADD COLUMN n_failed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE studies ADD COLUMN epochs_finished INTEGER NOT NULL DEFAULT 0;
+    UPDATE studies SET
+        n_complete = (SELECT COUNT(*) FROM trials t
+                      WHERE t.study_id = studies.id AND t.state = 'COMPLETE'),
+        n_pruned = (SELECT COUNT(*) FROM trials t
+                    WHERE t.study_id = studies.id AND t.state = 'PRUNED'),
+        n_failed = (SELECT COUNT(*) FROM trials t
+                    WHERE t.study_id = studies.id AND t.state = 'FAIL'),
+        epochs_finished = (SELECT COALESCE(SUM(epochs), 0) FROM trials t
+                           WHERE t.study_id = studies.id AND t.state != 'RUNNING');
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -971,6 +989,13 @@ impl Storage for SqliteStorage {
             )
             .map_err(|e| self.be(e))?;
             write_values(tx, id, result).map_err(|e| self.be(e))?;
+            tx.execute(
+                "UPDATE studies SET n_complete = n_complete + (?2 = 'COMPLETE'), \
+                 n_pruned = n_pruned + (?2 = 'PRUNED'), n_failed = n_failed + (?2 = 'FAIL'), \
+                 epochs_finished = epochs_finished + ?3 WHERE id = ?1",
+                params![study.0, result.state.as_str(), epochs as i64],
+            )
+            .map_err(|e| self.be(e))?;
             Ok(())
         })
     }
@@ -1054,36 +1079,51 @@ impl Storage for SqliteStorage {
     fn counts(&self, study: StudyId) -> StorageResult<StudyCounts> {
         self.read(|tx| {
             self.check_study(tx, study)?;
+            // The finished trials from the study's counters, the trials from the largest
+            // number (numbers run from 0 without gaps), the running ones from the state
+            // index: nothing here reads the finished trials.
+            let mut c = tx
+                .prepare_cached(
+                    "SELECT n_complete, n_pruned, n_failed, epochs_finished, \
+                     (SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1) \
+                     FROM studies WHERE id = ?1",
+                )
+                .map_err(|e| self.be(e))?
+                .query_row([study.0], |r| {
+                    Ok(StudyCounts {
+                        complete: r.get::<_, i64>(0)? as u64,
+                        pruned: r.get::<_, i64>(1)? as u64,
+                        failed: r.get::<_, i64>(2)? as u64,
+                        epochs: r.get::<_, i64>(3)? as u64,
+                        total: r.get::<_, i64>(4)? as u64,
+                        ..StudyCounts::default()
+                    })
+                })
+                .map_err(|e| self.be(e))?;
             let mut stmt = tx
                 .prepare_cached(
-                    "SELECT state, worker IS NULL, COUNT(*), COALESCE(SUM(epochs), 0) \
-                     FROM trials WHERE study_id = ?1 GROUP BY state, worker IS NULL",
+                    "SELECT worker IS NULL, COUNT(*), COALESCE(SUM(epochs), 0) \
+                     FROM trials WHERE study_id = ?1 AND state = 'RUNNING' \
+                     GROUP BY worker IS NULL",
                 )
                 .map_err(|e| self.be(e))?;
             let rows = stmt
                 .query_map([study.0], |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, bool>(1)?,
+                        r.get::<_, bool>(0)?,
+                        r.get::<_, i64>(1)?,
                         r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
                     ))
                 })
                 .map_err(|e| self.be(e))?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(|e| self.be(e))?;
-            let mut c = StudyCounts::default();
-            for (state, no_worker, n, epochs) in rows {
-                let n = n as u64;
-                c.total += n;
+            for (no_worker, n, epochs) in rows {
                 c.epochs += epochs as u64;
-                match TrialState::parse(&state) {
-                    Some(TrialState::Running) if no_worker => c.queued += n,
-                    Some(TrialState::Running) => c.running += n,
-                    Some(TrialState::Complete) => c.complete += n,
-                    Some(TrialState::Pruned) => c.pruned += n,
-                    Some(TrialState::Fail) => c.failed += n,
-                    None => return Err(self.corrupt("column `state` of trials", &state)),
+                if no_worker {
+                    c.queued += n as u64;
+                } else {
+                    c.running += n as u64;
                 }
             }
             Ok(c)

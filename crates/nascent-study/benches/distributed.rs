@@ -250,7 +250,8 @@ fn populate(url: &str, backend: &str, n: u64, archs: &[String]) {
             w.finish().unwrap();
         }
         tx.execute(
-            "UPDATE nascent_studies SET n_trials = $2, n_finished = $2 WHERE id = $1",
+            "UPDATE nascent_studies SET n_trials = $2, n_finished = $2, n_complete = $2, \
+             epochs_finished = $2 WHERE id = $1",
             &[&st.id.0, &(n as i64)],
         )
         .unwrap();
@@ -295,6 +296,11 @@ fn populate(url: &str, backend: &str, n: u64, archs: &[String]) {
                 iv.execute(rusqlite::params![id, val]).unwrap();
             }
         }
+        tx.execute(
+            "UPDATE studies SET n_complete = ?2, epochs_finished = ?2 WHERE id = ?1",
+            rusqlite::params![st.id.0, n as i64],
+        )
+        .unwrap();
         tx.commit().unwrap();
         c.execute_batch("ANALYZE").unwrap();
     }
