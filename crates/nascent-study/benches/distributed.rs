@@ -128,9 +128,13 @@ fn main() {
 fn load(url: &str, backend: &str, args: &Args, dir: &std::path::Path) {
     let log = dir.join(format!("{backend}.log"));
     let t0 = Instant::now();
+    // Each worker's log goes to its own file: a pipe nobody reads while waiting for another
+    // worker fills up and blocks the worker writing to it (holding its trial).
     let children: Vec<_> = (0..args.workers)
-        .map(|_| {
-            Command::new(BIN)
+        .map(|w| {
+            let err = dir.join(format!("{backend}-worker{w}.err"));
+            let file = std::fs::File::create(&err).expect("a worker's log file");
+            let child = Command::new(BIN)
                 .args(["--storage", url, "--study", "load", "--log"])
                 .arg(&log)
                 .args([
@@ -142,17 +146,18 @@ fn load(url: &str, backend: &str, args: &Args, dir: &std::path::Path) {
                     "1",
                 ])
                 .stdout(Stdio::null())
-                .stderr(Stdio::piped())
+                .stderr(file)
                 .spawn()
-                .expect("spawn a worker")
+                .expect("spawn a worker");
+            (child, err)
         })
         .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
+    for (mut c, err) in children {
+        let status = c.wait().unwrap();
         assert!(
-            out.status.success(),
+            status.success(),
             "a worker failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            std::fs::read_to_string(&err).unwrap_or_default()
         );
     }
     let secs = t0.elapsed().as_secs_f64();

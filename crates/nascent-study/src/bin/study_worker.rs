@@ -166,13 +166,22 @@ fn run(args: &Args) -> Result<String, Box<dyn std::error::Error>> {
     ))
 }
 
-/// Logs at `RUST_LOG`-free level info to stderr, without pulling a logger crate into the
-/// library's dependencies.
+/// Logs warnings and errors to stderr (every trial's start and end too with
+/// `NASCENT_WORKER_LOG=info`), without pulling a logger crate into the library's dependencies.
+/// Warnings only by default: sixteen workers logging two lines a trial fill the stderr pipes
+/// of a caller that reads them one after the other, and a worker blocked on a full pipe holds
+/// its trial.
 fn env_logger_lite() {
+    static LEVEL: std::sync::OnceLock<log::Level> = std::sync::OnceLock::new();
+    let level = *LEVEL.get_or_init(|| match std::env::var("NASCENT_WORKER_LOG").as_deref() {
+        Ok("info") => log::Level::Info,
+        Ok("debug") => log::Level::Debug,
+        _ => log::Level::Warn,
+    });
     struct Stderr;
     impl log::Log for Stderr {
         fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-            m.level() <= log::Level::Info
+            m.level() <= *LEVEL.get().unwrap_or(&log::Level::Warn)
         }
         fn log(&self, r: &log::Record<'_>) {
             if self.enabled(r.metadata()) {
@@ -183,6 +192,6 @@ fn env_logger_lite() {
     }
     static LOGGER: Stderr = Stderr;
     if log::set_logger(&LOGGER).is_ok() {
-        log::set_max_level(log::LevelFilter::Info);
+        log::set_max_level(level.to_level_filter());
     }
 }
