@@ -16,20 +16,25 @@ pub struct RunOptions {
     pub result_to_stderr: bool,
 }
 
-/// Runs (or resumes) the study of `config`, prints what it did and gives back its outcome.
-pub fn run(
-    config: StudyConfig,
-    backend: &impl nascent_study::Backend,
-    opts: &RunOptions,
-) -> Result<StudyOutcome> {
-    let progress = StudyProgress::new(
+/// The progress bar of a study's search.
+fn progress_of(config: &StudyConfig) -> StudyProgress {
+    StudyProgress::new(
         &StudyBudget {
             trials: config.budget.trials,
             seconds: config.search_seconds(),
             epochs: config.budget.epochs,
         },
         config.trial_budget().epochs,
-    );
+    )
+}
+
+/// Runs (or resumes) the study of `config`, prints what it did and gives back its outcome.
+pub fn run(
+    config: StudyConfig,
+    backend: &impl nascent_study::Backend,
+    opts: &RunOptions,
+) -> Result<StudyOutcome> {
+    let progress = progress_of(&config);
     let outcome = Study::new(config, backend)
         .observer(&progress)
         .stop(crate::signal::ctrlc()?)
@@ -116,14 +121,7 @@ pub fn run_worker(
     limits: nascent_study::WorkerLimits,
     json: bool,
 ) -> Result<()> {
-    let progress = StudyProgress::new(
-        &StudyBudget {
-            trials: config.budget.trials,
-            seconds: config.search_seconds(),
-            epochs: config.budget.epochs,
-        },
-        config.trial_budget().epochs,
-    );
+    let progress = progress_of(&config);
     let outcome = Study::new(config, backend)
         .observer(&progress)
         .stop(crate::signal::ctrlc()?)
