@@ -127,7 +127,7 @@ fn main() {
             "peak": hwm / 1024.0,
         },
         "machine": machine(),
-        "note": "shared 2-core machine (other builds running); server in its own process, release build",
+        "note": "server in its own process, release build; the machine's load at the start is under `machine`",
     });
     let text = serde_json::to_string_pretty(&result).unwrap();
     println!("{text}");
