@@ -6,7 +6,6 @@
 //! the creating `nascent search`'s) once the budget is spent.
 
 use super::open_existing;
-use crate::layered::Layered;
 use anyhow::{Context, Result, anyhow, bail};
 use nascent_study::{Backend, StudySettings, WorkerLimits, stored_settings};
 use std::path::PathBuf;
@@ -62,8 +61,7 @@ pub fn run(args: Args) -> Result<()> {
     })?;
     let stored = stored_settings(&record)?;
     drop(storage);
-    let mut settings: StudySettings =
-        Layered::from_settings(&stored, format!("study `{}`", record.name))?.parse()?;
+    let mut settings: StudySettings = stored;
     settings.storage = args.storage.clone();
     settings.name = record.name.clone();
     if let Some(data) = &args.data {
