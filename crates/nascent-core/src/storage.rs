@@ -142,6 +142,33 @@ pub struct TrialRecord {
 }
 
 impl TrialRecord {
+    /// The record of `trial`, just created as number `number` of `study` at time `t` and held
+    /// by its worker (what every back end's `create_trial` gives back).
+    pub fn created(study: StudyId, number: u64, trial: &NewTrial, t: f64) -> Self {
+        TrialRecord {
+            study,
+            number,
+            arch: trial.arch.clone(),
+            params: trial.params.clone(),
+            state: TrialState::Running,
+            reason: None,
+            budget: trial.budget.clone(),
+            metrics: Metrics::new(),
+            values: Vec::new(),
+            intermediate: Vec::new(),
+            seed: trial.seed,
+            worker: Some(trial.worker.clone()),
+            created: t,
+            started: Some(t),
+            finished: None,
+            heartbeat: Some(t),
+            cost_seconds: 0.0,
+            attempts: 1,
+            epochs: 0,
+            sequence: None,
+        }
+    }
+
     /// Whether the trial waits for a worker (re-queued).
     pub fn is_queued(&self) -> bool {
         self.state == TrialState::Running && self.worker.is_none()

@@ -1,11 +1,11 @@
 //! The in-memory storage: one process, gone when it ends. For tests, benchmarks and studies
 //! whose results are written elsewhere.
 
+use nascent_core::TrialState;
 use nascent_core::storage::{
     Artefact, CreateOutcome, NewTrial, RequeueIf, StepValue, Storage, StorageError, StorageResult,
     StudyCounts, StudyId, StudyRecord, StudySpec, TrialRecord, TrialResult, now,
 };
-use nascent_core::{Metrics, TrialState};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -214,28 +214,7 @@ impl Storage for MemoryStorage {
             return Ok(CreateOutcome::LimitReached);
         }
         let t = now();
-        let rec = TrialRecord {
-            study,
-            number,
-            arch: trial.arch.clone(),
-            params: trial.params.clone(),
-            state: TrialState::Running,
-            reason: None,
-            budget: trial.budget.clone(),
-            metrics: Metrics::new(),
-            values: Vec::new(),
-            intermediate: Vec::new(),
-            seed: trial.seed,
-            worker: Some(trial.worker.clone()),
-            created: t,
-            started: Some(t),
-            finished: None,
-            heartbeat: Some(t),
-            cost_seconds: 0.0,
-            attempts: 1,
-            epochs: 0,
-            sequence: None,
-        };
+        let rec = TrialRecord::created(study, number, trial, t);
         g.by_arch[i].insert(trial.arch.clone(), number);
         g.trials[i].push(rec.clone());
         Ok(CreateOutcome::Created(Box::new(rec)))

@@ -1001,28 +1001,12 @@ impl Storage for PostgresStorage {
                 }
                 return Ok(CreateOutcome::Exists(number as u64));
             }
-            Ok(CreateOutcome::Created(Box::new(TrialRecord {
+            Ok(CreateOutcome::Created(Box::new(TrialRecord::created(
                 study,
-                number: count as u64,
-                arch: trial.arch.clone(),
-                params: trial.params.clone(),
-                state: TrialState::Running,
-                reason: None,
-                budget: trial.budget.clone(),
-                metrics: Metrics::new(),
-                values: Vec::new(),
-                intermediate: Vec::new(),
-                seed: trial.seed,
-                worker: Some(trial.worker.clone()),
-                created: t,
-                started: Some(t),
-                finished: None,
-                heartbeat: Some(t),
-                cost_seconds: 0.0,
-                attempts: 1,
-                epochs: 0,
-                sequence: None,
-            })))
+                count as u64,
+                trial,
+                t,
+            ))))
         })
     }
 

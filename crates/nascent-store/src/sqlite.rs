@@ -832,28 +832,9 @@ impl Storage for SqliteStorage {
                 ],
             )
             .map_err(|e| self.be(e))?;
-            Ok(CreateOutcome::Created(Box::new(TrialRecord {
-                study,
-                number,
-                arch: trial.arch.clone(),
-                params: trial.params.clone(),
-                state: TrialState::Running,
-                reason: None,
-                budget: trial.budget.clone(),
-                metrics: Metrics::new(),
-                values: Vec::new(),
-                intermediate: Vec::new(),
-                seed: trial.seed,
-                worker: Some(trial.worker.clone()),
-                created: t,
-                started: Some(t),
-                finished: None,
-                heartbeat: Some(t),
-                cost_seconds: 0.0,
-                attempts: 1,
-                epochs: 0,
-                sequence: None,
-            })))
+            Ok(CreateOutcome::Created(Box::new(TrialRecord::created(
+                study, number, trial, t,
+            ))))
         })
     }
 
