@@ -138,12 +138,14 @@ fn run(args: &Args) -> Result<(), String> {
     for seed in 0..args.seeds {
         let r = analyse(StrategyKind::Evolution, seed)?;
         eprintln!(
-            "evolution seed {seed}: importance Spearman {:.3}, marginal Spearman {:.3} (baseline forest {:.3}, {:.3}); best op agrees on {}/6 edges; {:.2} s",
+            "evolution seed {seed}: importance Spearman {:.3}, marginal Spearman {:.3} (baseline forest {:.3}, {:.3}); best op agrees on {}/6 edges, the table's best op in the best set on {}/6 (mean set size {:.2}); {:.2} s",
             r.hybrid.importance,
             r.hybrid.marginals,
             r.baseline.importance,
             r.baseline.marginals,
             r.hybrid.best_ops_agree,
+            r.hybrid.best_in_set,
+            r.hybrid.best_set_size,
             r.seconds
         );
         main.push(r);
@@ -162,6 +164,9 @@ fn run(args: &Args) -> Result<(), String> {
             "importance_spearman": mean(rs.iter().map(|r| r.hybrid.importance)),
             "marginal_spearman": mean(rs.iter().map(|r| r.hybrid.marginals)),
             "best_ops_agree": mean(rs.iter().map(|r| r.hybrid.best_ops_agree as f64)),
+            "best_in_set": mean(rs.iter().map(|r| r.hybrid.best_in_set as f64)),
+            "best_in_set_min": rs.iter().map(|r| r.hybrid.best_in_set).min().unwrap_or(0),
+            "best_set_size": mean(rs.iter().map(|r| r.hybrid.best_set_size)),
             "baseline_importance_spearman": mean(rs.iter().map(|r| r.baseline.importance)),
             "baseline_marginal_spearman": mean(rs.iter().map(|r| r.baseline.marginals)),
             "importance_spearman_vs_test200": mean(rs.iter().map(|r| r.hybrid_vs_test200.importance)),
@@ -176,6 +181,8 @@ fn run(args: &Args) -> Result<(), String> {
                 "importance_spearman": r.hybrid.importance,
                 "marginal_spearman": r.hybrid.marginals,
                 "best_ops_agree": r.hybrid.best_ops_agree,
+                "best_in_set": r.hybrid.best_in_set,
+                "best_set_size": r.hybrid.best_set_size,
                 "baseline_importance_spearman": r.baseline.importance,
                 "baseline_marginal_spearman": r.baseline.marginals,
                 "importance_spearman_vs_test200": r.hybrid_vs_test200.importance,

@@ -214,12 +214,17 @@ fn print_analysis(a: &Analysis) {
             imp.mean * 100.0,
             imp.low * 100.0,
             imp.high * 100.0,
-            best.map(|(_, c)| format!(
-                "{} (expected {} [{}, {}])",
+            best.map(|(m, c)| format!(
+                "{} (expected {} [{}, {}]){}",
                 c.label,
                 format_value(c.mean),
                 format_value(c.low),
-                format_value(c.high)
+                format_value(c.high),
+                if m.best_set.len() > 1 {
+                    format!(", tied with {}", m.best_set[1..].join(", "))
+                } else {
+                    String::new()
+                }
             ))
             .unwrap_or_else(|| "-".into())
         );

@@ -188,6 +188,13 @@ pub struct ChoiceEffect {
     /// The plain mean of those trials' objective (biased toward where the search looked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_mean: Option<f64>,
+    /// Share of the trees (bootstrap resamples) in which this option is the best one.
+    #[serde(default)]
+    pub p_best: f64,
+    /// The interval over trees of this option's effect minus the best option's, paired tree by
+    /// tree (so the trees' common shifts cancel); `[0, 0]` for the best option itself.
+    #[serde(default)]
+    pub gap_to_best: (f64, f64),
 }
 
 /// The marginal effect of one decision.
@@ -201,6 +208,11 @@ pub struct Marginal {
     pub choices: Vec<ChoiceEffect>,
     /// The label of the best choice (largest mean when maximising, smallest when minimising).
     pub best: String,
+    /// The choices the trials cannot tell apart from the best: those whose paired gap to the
+    /// best ([`ChoiceEffect::gap_to_best`]) has an interval that reaches zero. The best choice
+    /// comes first, the others in order of their mean.
+    #[serde(default)]
+    pub best_set: Vec<String>,
 }
 
 /// How well the surrogate fits the trials.
@@ -496,12 +508,19 @@ fn marginal(
             sums[s] += r.y;
         }
     }
-    let choices: Vec<ChoiceEffect> = labels
+    // Better is larger when maximising: every comparison below runs on the signed value.
+    let sign = match obs.objective.direction {
+        Direction::Maximize => 1.0,
+        Direction::Minimize => -1.0,
+    };
+    let per_tree: Vec<Vec<f64>> = (0..labels.len())
+        .map(|c| trees.iter().map(|t| t.marginals[e][c]).collect())
+        .collect();
+    let mut choices: Vec<ChoiceEffect> = labels
         .into_iter()
         .enumerate()
         .map(|(c, (label, value))| {
-            let per_tree: Vec<f64> = trees.iter().map(|t| t.marginals[e][c]).collect();
-            let est = Estimate::of(&per_tree, level);
+            let est = Estimate::of(&per_tree[c], level);
             ChoiceEffect {
                 label,
                 value,
@@ -511,25 +530,66 @@ fn marginal(
                 high: est.high,
                 trials: counts[c],
                 observed_mean: (counts[c] > 0).then(|| sums[c] / counts[c] as f64),
+                p_best: 0.0,
+                gap_to_best: (0.0, 0.0),
             }
         })
         .collect();
-    let best = choices
+    let best_index = choices
         .iter()
-        .max_by(|a, b| {
-            let (x, y) = match obs.objective.direction {
-                Direction::Maximize => (a.mean, b.mean),
-                Direction::Minimize => (-a.mean, -b.mean),
-            };
-            x.total_cmp(&y)
-        })
-        .map(|c| c.label.clone())
+        .enumerate()
+        .max_by(|(_, a), (_, b)| (sign * a.mean).total_cmp(&(sign * b.mean)))
+        .map(|(i, _)| i);
+    // How often each choice wins, tree by tree.
+    let mut wins = vec![0usize; choices.len()];
+    for t in 0..trees.len() {
+        let w = (0..choices.len())
+            .filter(|&c| per_tree[c][t].is_finite())
+            .max_by(|&a, &b| (sign * per_tree[a][t]).total_cmp(&(sign * per_tree[b][t])));
+        if let Some(w) = w {
+            wins[w] += 1;
+        }
+    }
+    let mut best_set = Vec::new();
+    if let Some(b) = best_index {
+        for (c, choice) in choices.iter_mut().enumerate() {
+            choice.p_best = wins[c] as f64 / trees.len().max(1) as f64;
+            if c == b {
+                continue;
+            }
+            let gaps: Vec<f64> = per_tree[c]
+                .iter()
+                .zip(&per_tree[b])
+                .map(|(x, y)| x - y)
+                .collect();
+            let g = Estimate::of(&gaps, level);
+            choice.gap_to_best = (g.low, g.high);
+        }
+        best_set.push(b);
+        let mut tied: Vec<usize> = (0..choices.len())
+            .filter(|&c| c != b)
+            .filter(|&c| {
+                let (low, high) = choices[c].gap_to_best;
+                // The gap's interval reaches zero (either sign of the objective).
+                low <= 0.0 && high >= 0.0
+            })
+            .collect();
+        tied.sort_by(|&x, &y| (sign * choices[y].mean).total_cmp(&(sign * choices[x].mean)));
+        best_set.extend(tied);
+    }
+    let best = best_index
+        .map(|b| choices[b].label.clone())
         .unwrap_or_default();
+    let best_set = best_set
+        .into_iter()
+        .map(|c| choices[c].label.clone())
+        .collect();
     Marginal {
         dimension: d.name.clone(),
         numeric,
         choices,
         best,
+        best_set,
     }
 }
 

@@ -149,7 +149,8 @@ const ROW_H: f64 = 21.0;
 
 /// The marginal effect of every decision, one panel each: the objective expected with each
 /// option (dot) and its interval over trees (whisker), the best option in vermillion and
-/// labelled "best", a dashed line at the space's mean. Categorical panels share one value
+/// labelled "best", the options the trials cannot tell apart from it ([`Marginal::best_set`])
+/// hollow in vermillion and labelled "tied", a dashed line at the space's mean. Categorical panels share one value
 /// axis so that effects compare across decisions.
 pub fn marginal_svg(a: &Analysis) -> String {
     // The most important decisions, in the order of the space.
@@ -335,11 +336,19 @@ fn categorical_panel(
     for (k, c) in m.choices.iter().enumerate() {
         let cy = body_top + k as f64 * ROW_H + ROW_H / 2.0;
         let best = c.label == m.best;
-        let colour = if best { BEST } else { BAR };
+        // Not told apart from the best by the trials: drawn in the best's colour, hollow.
+        let tied = !best && m.best_set.contains(&c.label);
+        let colour = if best || tied { BEST } else { BAR };
         let _ = write!(
             out,
-            "<g class=\"choice{}\" data-option=\"{}\" data-mean=\"{}\"><title>{} = {}: expected {} {} (interval {} to {}); {} trial(s) took it{}</title>",
-            if best { " best" } else { "" },
+            "<g class=\"choice{}\" data-option=\"{}\" data-mean=\"{}\"><title>{} = {}: expected {} {} (interval {} to {}); best in {:.0} % of the trees{}; {} trial(s) took it{}</title>",
+            if best {
+                " best"
+            } else if tied {
+                " tied"
+            } else {
+                ""
+            },
             escape(&c.label),
             c.mean,
             escape(&m.dimension),
@@ -348,6 +357,16 @@ fn categorical_panel(
             format_value(c.mean),
             format_value(c.low),
             format_value(c.high),
+            100.0 * c.p_best,
+            if tied {
+                format!(
+                    ", gap to the best {} to {}: not told apart from it",
+                    format_value(c.gap_to_best.0),
+                    format_value(c.gap_to_best.1)
+                )
+            } else {
+                String::new()
+            },
             c.trials,
             c.observed_mean
                 .map(|v| format!(", their plain mean {}", format_value(v)))
@@ -358,7 +377,7 @@ fn categorical_panel(
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"11\" fill=\"{}\"{}>{}</text>",
             f(px0 - 8.0),
             f(cy + 4.0),
-            if best { BEST } else { "#222" },
+            if best || tied { BEST } else { "#222" },
             if best { " font-weight=\"700\"" } else { "" },
             escape(&shorten(&c.label, 18))
         );
@@ -380,14 +399,16 @@ fn categorical_panel(
                 f(cy),
                 if best { BEST } else { "#ffffff" }
             );
-            if best {
+            if best || tied {
                 let _ = write!(
                     out,
-                    "<text class=\"best-label\" x=\"{}\" y=\"{}\" font-size=\"10.5\" font-weight=\"700\" fill=\"{BEST}\">best</text>",
+                    "<text class=\"best-label\" x=\"{}\" y=\"{}\" font-size=\"10.5\"{} fill=\"{BEST}\">{}</text>",
                     f((xs.map(c.high.max(c.mean)) + 4.0)
                         .max(xs.map(c.mean) + 9.0)
                         .min(x + PANEL_W - 28.0)),
-                    f(cy + 4.0)
+                    f(cy + 4.0),
+                    if best { " font-weight=\"700\"" } else { "" },
+                    if best { "best" } else { "tied" }
                 );
             }
         }
@@ -531,7 +552,7 @@ pub fn fragment(a: &Analysis) -> String {
     );
     let _ = write!(
         out,
-        "<figure class=\"marginals\">{}<figcaption class=\"note\">Per decision, the {} expected with each option when every other decision is averaged over the space; the best option of each is in vermillion.</figcaption></figure>",
+        "<figure class=\"marginals\">{}<figcaption class=\"note\">Per decision, the {} expected with each option when every other decision is averaged over the space; the best option of each is in vermillion, and the options the trials cannot tell apart from it (the interval of their gap to the best, tree by tree, reaches zero) are hollow in vermillion and marked tied.</figcaption></figure>",
         marginal_svg(a),
         escape(&a.objective.metric)
     );
@@ -549,7 +570,7 @@ pub fn fragment(a: &Analysis) -> String {
 }
 
 fn best_table(out: &mut String, a: &Analysis) {
-    out.push_str("<h3>Best and worst option of each decision</h3><table class=\"sortable analysis-best\"><thead><tr><th>decision</th><th class=\"num\">importance %</th><th>best</th><th class=\"num\">expected</th><th class=\"num\">interval</th><th>worst</th><th class=\"num\">expected</th></tr></thead><tbody>");
+    out.push_str("<h3>Best and worst option of each decision</h3><table class=\"sortable analysis-best\"><thead><tr><th>decision</th><th class=\"num\">importance %</th><th>best</th><th class=\"num\">expected</th><th class=\"num\">interval</th><th>tied with the best</th><th>worst</th><th class=\"num\">expected</th></tr></thead><tbody>");
     let better = |x: f64, y: f64| match a.objective.direction {
         Direction::Maximize => x > y,
         Direction::Minimize => x < y,
@@ -587,6 +608,13 @@ fn best_table(out: &mut String, a: &Analysis) {
             }
             None => out.push_str("<td></td><td></td><td></td>"),
         }
+        let tied: Vec<String> = m
+            .best_set
+            .iter()
+            .skip(1)
+            .map(|l| format!("<code>{}</code>", escape(l)))
+            .collect();
+        let _ = write!(out, "<td>{}</td>", tied.join(" "));
         match worst {
             Some(w) => {
                 let _ = write!(

@@ -101,6 +101,11 @@ pub struct Score {
     pub marginals: f64,
     /// Edges whose best op (largest marginal) is the table's best op.
     pub best_ops_agree: usize,
+    /// Edges whose best set (the ops the trials cannot tell from the best) holds the table's
+    /// best op.
+    pub best_in_set: usize,
+    /// Mean size of the best sets over the edges.
+    pub best_set_size: f64,
 }
 
 /// Compares `a` with the truth `t`.
@@ -114,24 +119,40 @@ pub fn score(a: &Analysis, t: &Decomposition) -> Score {
         .collect();
     let true_m: Vec<f64> = t.marginals.iter().flatten().copied().collect();
     let marginals = spearman(&est_m, &true_m).unwrap_or(f64::NAN);
+    let best_true = |tm: &Vec<f64>| {
+        tm.iter()
+            .enumerate()
+            .max_by(|x, y| x.1.total_cmp(y.1))
+            .map(|(i, _)| i)
+            .unwrap_or(0)
+    };
     let best_ops_agree = a
         .marginals
         .iter()
         .zip(&t.marginals)
+        .filter(|(m, tm)| m.choices.iter().position(|c| c.label == m.best) == Some(best_true(tm)))
+        .count();
+    let best_in_set = a
+        .marginals
+        .iter()
+        .zip(&t.marginals)
         .filter(|(m, tm)| {
-            let best_true = tm
-                .iter()
-                .enumerate()
-                .max_by(|x, y| x.1.total_cmp(y.1))
-                .map(|(i, _)| i)
-                .unwrap_or(0);
-            m.choices.iter().position(|c| c.label == m.best) == Some(best_true)
+            let label = &m.choices[best_true(tm)].label;
+            m.best_set.contains(label)
         })
         .count();
+    let best_set_size = a
+        .marginals
+        .iter()
+        .map(|m| m.best_set.len() as f64)
+        .sum::<f64>()
+        / a.marginals.len().max(1) as f64;
     Score {
         importance,
         marginals,
         best_ops_agree,
+        best_in_set,
+        best_set_size,
     }
 }
 
@@ -216,9 +237,15 @@ pub fn truth_analysis(t: &Decomposition, dims: &Observations) -> Analysis {
                             high: t.marginals[e][o],
                             trials: dims.rows.len() / options.len(),
                             observed_mean: Some(t.marginals[e][o]),
+                            p_best: if o == best { 1.0 } else { 0.0 },
+                            gap_to_best: (
+                                t.marginals[e][o] - t.marginals[e][best],
+                                t.marginals[e][o] - t.marginals[e][best],
+                            ),
                         })
                         .collect(),
                     best: options.get(best).cloned().unwrap_or_default(),
+                    best_set: options.get(best).cloned().into_iter().collect(),
                 }
             })
             .collect(),
