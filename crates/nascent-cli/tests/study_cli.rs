@@ -533,3 +533,144 @@ fn r9_settings_that_cannot_work_are_refused_before_any_trial() {
         "{trials:?}"
     );
 }
+
+/// A study file of the joint space over the toy data of `Study` (`channels` to choose from,
+/// retraining `reserve` minutes of which `min_epochs` epochs must fit).
+fn joint_study(dir: &Path, name: &str, channels: &str, reserve: f64, min_epochs: u32) -> PathBuf {
+    let data = dir.join("data");
+    if !data.exists() {
+        write_dataset(&data, 12);
+    }
+    let file = dir.join(format!("{name}.toml"));
+    let toml = format!(
+        r#"name = "{name}"
+storage = "sqlite://{db}"
+out = "{out}"
+seed = 5
+
+[space]
+kind = "joint"
+
+[space.joint]
+channels = {channels}
+cells = [1, 2]
+batch_sizes = [32, 64]
+min_retrain_epochs = {min_epochs}
+
+[strategy]
+kind = "random"
+
+[data]
+name = "{data}"
+
+[train]
+threads = 1
+
+[fidelity]
+epochs = 1
+
+[budget]
+trials = 10
+
+[retrain]
+minutes = {reserve}
+max_epochs = 2
+export = false
+"#,
+        db = dir.join(format!("{name}.db")).display(),
+        out = dir.join(format!("{name}-out")).display(),
+        data = data.display(),
+    );
+    std::fs::write(&file, toml).unwrap();
+    file
+}
+
+fn joint_trials(dir: &Path, name: &str) -> Vec<TrialRecord> {
+    let s = nascent_store::open(&format!(
+        "sqlite://{}",
+        dir.join(format!("{name}.db")).display()
+    ))
+    .unwrap();
+    let st = s.study(name).unwrap();
+    s.trials(st.id, 0).unwrap()
+}
+
+/// The value of `key=` in a joint architecture string.
+fn joint_field(arch: &str, key: &str) -> String {
+    arch.split_whitespace()
+        .find_map(|f| f.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("{arch} has no {key}"))
+        .to_string()
+}
+
+/// Issue 10: the joint space (cell, width, depth and training recipe) in the study file:
+/// `--dry-run` shows `[space.joint]` with every value, bad values name their field, each trial
+/// carries its own recipe, and a study where no configuration's retraining can fit is refused
+/// before any trial (which configurations fit is `nascent_train::recipe`'s unit test).
+#[test]
+fn r10_joint_space_studies_search_recipes_and_refuse_what_cannot_fit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+
+    let wide = joint_study(dir, "wide", "[2, 48]", 5.0, 1);
+    let file = wide.to_str().unwrap();
+    let out = run(&["search", file, "--dry-run"], dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for line in [
+        "[space.joint]",
+        "lr_max = 0.4",
+        "search_trivial_augment = true",
+        "min_retrain_epochs = 1",
+    ] {
+        assert!(text.contains(line), "--dry-run lacks `{line}`:\n{text}");
+    }
+    fails_with(
+        &run(&["search", file, "--set", "space.joint.lr_max=20"], dir),
+        &["space.joint.lr_max", "20"],
+    );
+    fails_with(
+        &run(&["search", file, "--set", "space.joint.width=3"], dir),
+        &["space.joint.width", "unknown field"],
+    );
+
+    // Five minutes reserved, one epoch to fit: everything fits (the speed is measured first),
+    // random search draws both widths and varied recipes, and the best is retrained.
+    let out = run(&["search", file], dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trials = joint_trials(dir, "wide");
+    assert_eq!(trials.len(), 10);
+    assert!(trials.iter().all(|t| t.state == TrialState::Complete));
+    let widths: Vec<String> = trials
+        .iter()
+        .map(|t| joint_field(&t.arch, "channels"))
+        .collect();
+    assert!(widths.iter().any(|w| w == "48"), "{widths:?}");
+    let lrs: std::collections::BTreeSet<String> =
+        trials.iter().map(|t| joint_field(&t.arch, "lr")).collect();
+    assert!(lrs.len() > 5, "each trial draws its learning rate: {lrs:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("test accuracy"),
+        "retrained: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Nothing fits: refused before any trial, naming the setting.
+    let none = joint_study(dir, "none", "[2, 48]", 0.0001, 1000);
+    fails_with(
+        &run(&["search", none.to_str().unwrap()], dir),
+        &["space.joint.min_retrain_epochs", "cheapest configuration"],
+    );
+    assert!(
+        nascent_store::open(&format!("sqlite://{}", dir.join("none.db").display()))
+            .ok()
+            .and_then(|s| s.study("none").ok().map(|st| s.trials(st.id, 0).unwrap()))
+            .unwrap_or_default()
+            .is_empty()
+    );
+}

@@ -131,6 +131,9 @@ pub struct JointConfig {
     /// Levels of each real dimension in the categorical view (grids for GP, BANANAS,
     /// REINFORCE and crossover).
     pub grid: usize,
+    /// In a study: fewest retraining epochs a configuration must be predicted to fit in the
+    /// time reserved for retraining (`retrain.minutes`); one that cannot is not proposed.
+    pub min_retrain_epochs: u32,
 }
 
 impl Default for JointConfig {
@@ -148,6 +151,7 @@ impl Default for JointConfig {
             search_trivial_augment: true,
             label_smoothing_max: 0.2,
             grid: 8,
+            min_retrain_epochs: 10,
         }
     }
 }
@@ -216,6 +220,15 @@ impl JointConfig {
             return Err(Error::config(
                 f("label_smoothing_max"),
                 format!("must be in [0, 1), got {}", self.label_smoothing_max),
+            ));
+        }
+        if !(1..=10_000).contains(&self.min_retrain_epochs) {
+            return Err(Error::config(
+                f("min_retrain_epochs"),
+                format!(
+                    "must be between 1 and 10000, got {}",
+                    self.min_retrain_epochs
+                ),
             ));
         }
         if !(2..=64).contains(&self.grid) {
@@ -463,7 +476,7 @@ impl JointSpace {
 
     /// The smallest network with the largest batch: the cheapest point, proposed when no
     /// sampled point is feasible.
-    fn cheapest(&self) -> JointArch {
+    pub fn cheapest(&self) -> JointArch {
         let argmin = |v: &[usize]| (0..v.len()).min_by_key(|&i| v[i]).map_or(0.0, |i| i as f64);
         let argmax = |v: &[usize]| (0..v.len()).max_by_key(|&i| v[i]).map_or(0.0, |i| i as f64);
         let mut p = vec![0.0; DIMS];

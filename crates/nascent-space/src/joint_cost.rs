@@ -8,6 +8,12 @@
 //! layers). The one unknown, `k` (seconds per unit of work on this machine), is the median of
 //! the measured ratios of the trials so far ([`EpochCost::observe`]); before any measurement a
 //! prior can be given, otherwise nothing is predicted and every configuration is allowed.
+//!
+//! On a CPU the small networks of a search cost far more than their multiply-accumulates say
+//! (normalisation, activations, pooling and per-operation overhead are memory-bound): one
+//! ratio fitted on a heavy network predicts a light one several times too fast. With three
+//! or more measurements whose work differs by half or more, the prediction is the least-squares
+//! line `seconds per image = a + b * work` (both at least 0) instead.
 
 use crate::joint::{Feasibility, JointArch};
 use crate::nb201::Nb201Shape;
@@ -32,7 +38,8 @@ pub struct InputShape {
 #[derive(Clone, Debug, Default)]
 pub struct EpochCost {
     prior: Option<f64>,
-    ratios: Vec<f64>,
+    /// (work per image, seconds per image) of each measurement.
+    points: Vec<(f64, f64)>,
 }
 
 impl EpochCost {
@@ -45,7 +52,7 @@ impl EpochCost {
     pub fn with_prior(seconds_per_work: f64) -> Self {
         EpochCost {
             prior: Some(seconds_per_work),
-            ratios: Vec::new(),
+            points: Vec::new(),
         }
     }
 
@@ -66,23 +73,23 @@ impl EpochCost {
     /// Records a measurement: training `arch` on `images` images (epochs times images per
     /// epoch) took `seconds`. Measurements that are not positive and finite are ignored.
     pub fn observe(&mut self, arch: &JointArch, input: InputShape, images: f64, seconds: f64) {
-        let w = Self::work(arch, input) * images;
-        if w > 0.0 && seconds.is_finite() && seconds > 0.0 {
-            self.ratios.push(seconds / w);
+        let w = Self::work(arch, input);
+        if w > 0.0 && images > 0.0 && seconds.is_finite() && seconds > 0.0 {
+            self.points.push((w, seconds / images));
         }
     }
 
     /// Measurements so far.
     pub fn observations(&self) -> usize {
-        self.ratios.len()
+        self.points.len()
     }
 
     /// Seconds per unit of work: the median measured ratio, else the prior.
     pub fn seconds_per_work(&self) -> Option<f64> {
-        if self.ratios.is_empty() {
+        if self.points.is_empty() {
             return self.prior;
         }
-        let mut r = self.ratios.clone();
+        let mut r: Vec<f64> = self.points.iter().map(|(w, s)| s / w).collect();
         r.sort_by(f64::total_cmp);
         let n = r.len();
         Some(if n % 2 == 1 {
@@ -95,7 +102,46 @@ impl EpochCost {
     /// Predicted seconds of training `arch` on `images` images; `None` before any measurement
     /// without a prior.
     pub fn predict(&self, arch: &JointArch, input: InputShape, images: f64) -> Option<f64> {
-        Some(self.seconds_per_work()? * Self::work(arch, input) * images)
+        let work = Self::work(arch, input);
+        if let Some((a, b)) = self.line() {
+            return Some((a + b * work) * images);
+        }
+        Some(self.seconds_per_work()? * work * images)
+    }
+
+    /// The least-squares line `(a, b)` of seconds per image against work, both at least 0;
+    /// `None` with fewer than three measurements or work that hardly varies.
+    fn line(&self) -> Option<(f64, f64)> {
+        let n = self.points.len();
+        if n < 3 {
+            return None;
+        }
+        let (lo, hi) = self
+            .points
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), &(w, _)| {
+                (lo.min(w), hi.max(w))
+            });
+        if hi < 1.5 * lo {
+            return None;
+        }
+        let nf = n as f64;
+        let mw = self.points.iter().map(|p| p.0).sum::<f64>() / nf;
+        let ms = self.points.iter().map(|p| p.1).sum::<f64>() / nf;
+        let sww: f64 = self.points.iter().map(|p| (p.0 - mw).powi(2)).sum();
+        let sws: f64 = self.points.iter().map(|p| (p.0 - mw) * (p.1 - ms)).sum();
+        let b = sws / sww;
+        if !(b.is_finite() && b > 0.0) {
+            return None;
+        }
+        let a = ms - b * mw;
+        if a >= 0.0 {
+            return Some((a, b));
+        }
+        // Through the origin.
+        let b0 = self.points.iter().map(|p| p.0 * p.1).sum::<f64>()
+            / self.points.iter().map(|p| p.0 * p.0).sum::<f64>();
+        Some((0.0, b0))
     }
 }
 
@@ -169,6 +215,31 @@ mod tests {
         assert!(wide > 900.0, "{wide}");
         m.observe(&arch(16, 1, 128), FMNIST, 60_000.0, f64::NAN);
         assert_eq!(m.observations(), 1);
+    }
+
+    #[test]
+    fn light_networks_cost_more_than_their_work_once_measured() {
+        // Measured: a fixed 2 ms per image besides 1 ns per unit of work.
+        let truth = |a: &JointArch| 2e-3 + 1e-9 * EpochCost::work(a, FMNIST);
+        let mut m = EpochCost::new();
+        for (c, n) in [(32, 3), (16, 1), (8, 1), (24, 2)] {
+            let a = arch(c, n, 128);
+            m.observe(&a, FMNIST, 1000.0, 1000.0 * truth(&a));
+        }
+        for (c, n) in [(8, 3), (12, 1), (32, 1)] {
+            let a = arch(c, n, 64);
+            let p = m.predict(&a, FMNIST, 100.0).unwrap();
+            assert!(
+                (p - 100.0 * truth(&a)).abs() < 1e-6 * p.max(1.0),
+                "{c}x{n}: {p}"
+            );
+        }
+        // One measurement only: the single ratio, which a lighter network underestimates.
+        let mut one = EpochCost::new();
+        let heavy = arch(32, 3, 128);
+        one.observe(&heavy, FMNIST, 1000.0, 1000.0 * truth(&heavy));
+        let light = arch(8, 1, 128);
+        assert!(one.predict(&light, FMNIST, 1.0).unwrap() < truth(&light));
     }
 
     #[test]

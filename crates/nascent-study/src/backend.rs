@@ -10,7 +10,7 @@
 
 use crate::error::Result;
 use crate::observer::StudyObserver;
-use crate::settings::{ProxySettings, StudyConfig, TrainSettings};
+use crate::settings::{ProxySettings, SpaceSettings, StudyConfig, TrainSettings};
 use nascent_core::{Budget, Evaluator, SearchSpace};
 use nascent_report::ArchView;
 use serde::{Deserialize, Serialize};
@@ -54,8 +54,9 @@ pub trait Backend: Send + Sync {
     /// What it offers.
     fn catalog(&self) -> Catalog;
 
-    /// Runs `task` with the space registered as `name`; an error when there is none.
-    fn with_space<T: SpaceTask>(&self, name: &str, task: T) -> Result<T::Output>;
+    /// Runs `task` with the space `space.kind` names, made with `space`'s settings; an error
+    /// when there is none.
+    fn with_space<T: SpaceTask>(&self, space: &SpaceSettings, task: T) -> Result<T::Output>;
 }
 
 /// Something done with one search space, whatever its architecture type (the driver's run,

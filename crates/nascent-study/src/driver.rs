@@ -155,13 +155,13 @@ impl<'a, B: Backend> Study<'a, B> {
     pub fn run(self) -> Result<StudyOutcome> {
         let started = Instant::now();
         let storage = nascent_store::open(&self.config.storage)?;
-        let kind = self.config.space.kind.clone();
+        let space = self.config.space.clone();
         let task = DriverTask {
             study: &self,
             storage: &*storage,
             started,
         };
-        self.backend.with_space(&kind, task)?
+        self.backend.with_space(&space, task)?
     }
 }
 
@@ -699,5 +699,5 @@ pub fn view_of<B: Backend>(backend: &B, name: &str) -> Result<Option<Box<dyn Arc
             entry.view
         }
     }
-    backend.with_space(name, ViewTask)
+    backend.with_space(&crate::settings::SpaceSettings::named(name), ViewTask)
 }

@@ -10,6 +10,7 @@ use crate::backend::{Catalog, SpaceInfo};
 use crate::error::{Error, Result};
 use nascent_core::{Budget, Constraint, Objective};
 use nascent_estimate::{Fidelity, PrunerConfig, SurrogateConfig};
+use nascent_space::joint::JointConfig;
 use nascent_strategy::StrategyConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -21,12 +22,28 @@ use std::path::{Path, PathBuf};
 pub struct SpaceSettings {
     /// The space's registered name.
     pub kind: String,
+    /// `[space.joint]`: the values each dimension of the joint space (`kind = "joint"`: the
+    /// cell, its width and depth, and the training recipe) may take; the defaults of
+    /// [`JointConfig`] when left out. Only for the joint space.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joint: Option<JointConfig>,
 }
 
 impl Default for SpaceSettings {
     fn default() -> Self {
         SpaceSettings {
             kind: "nb201".into(),
+            joint: None,
+        }
+    }
+}
+
+impl SpaceSettings {
+    /// The space registered as `kind`, with its default settings.
+    pub fn named(kind: &str) -> Self {
+        SpaceSettings {
+            kind: kind.into(),
+            ..SpaceSettings::default()
         }
     }
 }
@@ -473,8 +490,13 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Error {
 impl StudySettings {
     /// Checks every value (against `catalog`, what the backend offers) and returns the
     /// validated configuration; errors name the field.
-    pub fn check(self, catalog: &Catalog) -> Result<StudyConfig> {
+    pub fn check(mut self, catalog: &Catalog) -> Result<StudyConfig> {
         let space = self.check_values(catalog)?;
+        if self.space.kind == "joint" {
+            // Written out in full, so that `--dry-run` and the stored settings show every
+            // value the space may take.
+            self.space.joint.get_or_insert_with(JointConfig::default);
+        }
         Ok(StudyConfig {
             settings: self,
             space,
@@ -501,6 +523,16 @@ impl StudySettings {
                 ),
             )
         })?;
+        match (&self.space.joint, self.space.kind.as_str()) {
+            (Some(j), "joint") => j.check("space.joint.")?,
+            (Some(_), kind) => {
+                return Err(invalid(
+                    "space.joint",
+                    format!("applies to space.kind = \"joint\" only, not `{kind}`"),
+                ));
+            }
+            (None, _) => {}
+        }
         self.strategy.check()?;
         self.fidelity.check("fidelity")?;
         self.pruner.check("pruner")?;

@@ -29,9 +29,13 @@ use tch::Device;
 /// (spaces whose points carry their own training recipe or width, such as the joint space).
 pub type ArchSetup<A> = Arc<dyn Fn(&A, &mut TrainConfig, &mut NetSpec) + Send + Sync>;
 
+/// Told each trained architecture's training speed (images a second of its last epoch).
+pub type SpeedHook<A> = Arc<dyn Fn(&A, f64) + Send + Sync>;
+
 /// Trains architectures of type `A` and measures them.
 pub struct TrainEvaluator<A> {
     setup: Option<ArchSetup<A>>,
+    speed_hook: Option<SpeedHook<A>>,
     builder: Box<dyn Builder<A>>,
     data: Arc<DataSplits>,
     config: TrainConfig,
@@ -82,6 +86,7 @@ impl<A> TrainEvaluator<A> {
         };
         Ok(TrainEvaluator {
             setup: None,
+            speed_hook: None,
             builder,
             data,
             config,
@@ -118,6 +123,13 @@ impl<A> TrainEvaluator<A> {
     /// settings, so the architecture's own recipe and width win).
     pub fn with_setup(mut self, setup: ArchSetup<A>) -> Self {
         self.setup = Some(setup);
+        self
+    }
+
+    /// The same evaluator, telling `hook` the training speed of every architecture it
+    /// evaluates (the joint space's cost model learns from it).
+    pub fn with_speed_hook(mut self, hook: SpeedHook<A>) -> Self {
+        self.speed_hook = Some(hook);
         self
     }
 
@@ -229,6 +241,12 @@ impl<A> Evaluator<A> for TrainEvaluator<A> {
         let seconds = t0.elapsed().as_secs_f64();
         match run {
             Ok(Ok((model, report))) => {
+                if let (Some(hook), Some(e)) = (&self.speed_hook, report.epochs.last())
+                    && e.images_per_second.is_finite()
+                    && e.images_per_second > 0.0
+                {
+                    hook(arch, e.images_per_second);
+                }
                 let evaluation = Evaluation {
                     metrics: self.metrics_of(&model, &report, seconds),
                     cost_seconds: seconds,

@@ -11,30 +11,39 @@
 //! plugs them in with [`Torch::with_proxies`] (the `nascent` binary does).
 
 use crate::data::{Augment, DataSpec, DataSplits};
-use crate::evaluate::TrainEvaluator;
+use crate::evaluate::{ArchSetup, SpeedHook, TrainEvaluator};
 use crate::model::{Builder, Model, NetSpec};
 use crate::nets::{ChainBuilder, DartsBuilder, Nb201Builder};
+use crate::recipe::{ArchTraining, CALIBRATION_IMAGES, JointBuilder, JointTraining};
 use crate::trainer::{EpochStats, Optimizer, Schedule, TrainConfig, TrainObserver};
 use nascent_core::{Budget, Evaluator, NoReporter, SearchSpace};
 use nascent_report::ArchView;
 use nascent_report::report::view_for_space;
+use nascent_space::joint::{JointArch, JointConfig, JointSpace};
 use nascent_space::{ChainSpace, DartsSpace, Nb201Space};
 use nascent_study::{
     Backend, Catalog, DataInfo, Error, FinalEpoch, FinalModel, OptimizerKind, Prepared,
-    ProxySettings, Result, RetrainEpoch, RetrainPlan, SpaceEntry, SpaceInfo, SpaceTask,
-    StudyConfig, StudyEvent, StudyObserver, TrainSettings, Trainer,
+    ProxySettings, Result, RetrainEpoch, RetrainPlan, SpaceEntry, SpaceInfo, SpaceSettings,
+    SpaceTask, StudyConfig, StudyEvent, StudyObserver, TrainSettings, Trainer,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use tch::Device;
 
-/// Options of the network builders (`nascent inspect --auxiliary`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Options of the spaces and their network builders (`nascent inspect --auxiliary`, the
+/// study's `[space]` table).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct NetOptions {
     /// DARTS: add the auxiliary head.
     pub auxiliary: bool,
+    /// The joint space's values (its defaults when `None`).
+    pub joint: Option<JointConfig>,
 }
+
+/// How a registered space's architectures take part in training, when they carry their own
+/// recipe, width or depth.
+pub type Training<A> = Arc<dyn ArchTraining<A>>;
 
 /// A registered space with its network builder.
 pub struct NetSpace<S: SearchSpace> {
@@ -46,6 +55,9 @@ pub struct NetSpace<S: SearchSpace> {
     pub info: SpaceInfo,
     /// Draws its architectures in the report.
     pub view: Option<Box<dyn ArchView>>,
+    /// Sets each architecture's own training up (the joint space's recipe, width and depth);
+    /// `None` when the study's settings say everything.
+    pub training: Option<Training<S::Arch>>,
 }
 
 /// Something done with a registered space and its builder, whatever its architecture type
@@ -68,10 +80,11 @@ fn no_options<B>(name: &str, options: &NetOptions, builder: B) -> Result<B> {
     Ok(builder)
 }
 
-/// The registration table: `name, summary, scalable, space, |options| builder;` (the report
-/// draws a space's architectures with [`view_for_space`], which knows the same names).
+/// The registration table: `name, summary, scalable, |options| (space, training), builder;`
+/// (the report draws a space's architectures with [`view_for_space`], which knows the same
+/// names).
 macro_rules! spaces {
-    ($($name:literal, $summary:literal, $scalable:expr, $space:expr, |$o:ident| $builder:expr;)*) => {
+    ($($name:literal, $summary:literal, $scalable:expr, |$o:ident| $space:expr, $builder:expr;)*) => {
         /// The registered search spaces, in order.
         pub fn spaces() -> Vec<SpaceInfo> {
             vec![$(SpaceInfo {
@@ -100,11 +113,13 @@ macro_rules! spaces {
                 if name == $name {
                     let $o = options;
                     let builder = Arc::new($builder?);
+                    let (space, training) = $space?;
                     return Ok(task.run(NetSpace {
-                        space: $space,
+                        space,
                         builder,
                         info,
                         view: view_for_space($name),
+                        training,
                     }));
                 }
             )*
@@ -115,11 +130,38 @@ macro_rules! spaces {
 
 spaces! {
     "nb201", "NAS-Bench-201 cells in the benchmark's macro network", true,
-        Nb201Space::new(), |o| no_options("nb201", o, Nb201Builder);
+        |o| no_joint("nb201", o, Nb201Space::new()), no_options("nb201", o, Nb201Builder);
     "darts", "DARTS normal and reduction cells", true,
-        DartsSpace::default(), |o| Ok::<_, Error>(DartsBuilder::new(o.auxiliary));
+        |o| no_joint("darts", o, DartsSpace::default()),
+        Ok::<_, Error>(DartsBuilder::new(o.auxiliary));
     "chain", "chains of layers (each sets its own width; the depth is the chain's)", false,
-        ChainSpace::default(), |o| no_options("chain", o, ChainBuilder);
+        |o| no_joint("chain", o, ChainSpace::default()), no_options("chain", o, ChainBuilder);
+    "joint", "an NB201 cell with its width, depth and training recipe (learning rate, weight decay, batch size, augmentation, label smoothing)", false,
+        |o| joint_space(o), no_options("joint", o, JointBuilder);
+}
+
+/// The joint space of `options.joint` (its defaults without), proposing only configurations
+/// whose retraining fits, and its training.
+fn joint_space(options: &NetOptions) -> Result<(JointSpace, Option<Training<JointArch>>)> {
+    let config = options.joint.clone().unwrap_or_default();
+    let training = JointTraining::new(config.clone());
+    let space = JointSpace::new(config)?.with_feasibility(training.rule());
+    Ok((space, Some(Arc::new(training))))
+}
+
+#[allow(clippy::type_complexity)]
+fn no_joint<S: SearchSpace>(
+    name: &str,
+    options: &NetOptions,
+    space: S,
+) -> Result<(S, Option<Training<S::Arch>>)> {
+    if options.joint.is_some() {
+        return Err(Error::config(
+            "space.joint",
+            format!("applies to the joint space only, not {name}"),
+        ));
+    }
+    Ok((space, None))
 }
 
 /// Computes zero-cost proxies for `evaluator.kind = "proxy"` (nascent-oneshot has them; the
@@ -210,7 +252,7 @@ impl<P: Proxies> Backend for Torch<P> {
         }
     }
 
-    fn with_space<T: SpaceTask>(&self, name: &str, task: T) -> Result<T::Output> {
+    fn with_space<T: SpaceTask>(&self, space: &SpaceSettings, task: T) -> Result<T::Output> {
         struct Adapter<'t, T, P> {
             task: T,
             torch: &'t Torch<P>,
@@ -220,6 +262,7 @@ impl<P: Proxies> Backend for Torch<P> {
             fn run<S: SearchSpace + Clone + 'static>(self, net: NetSpace<S>) -> T::Output {
                 let trainer = TorchTrainer {
                     builder: net.builder,
+                    training: net.training,
                     device: self.torch.device,
                     proxies: self.torch.proxies.clone(),
                 };
@@ -231,13 +274,18 @@ impl<P: Proxies> Backend for Torch<P> {
                 })
             }
         }
-        with_net_space(name, &NetOptions::default(), Adapter { task, torch: self })
+        let options = NetOptions {
+            joint: space.joint.clone(),
+            ..NetOptions::default()
+        };
+        with_net_space(&space.kind, &options, Adapter { task, torch: self })
     }
 }
 
 /// Trains the networks of one space with libtorch.
 struct TorchTrainer<A, P> {
     builder: Arc<dyn Builder<A>>,
+    training: Option<Training<A>>,
     device: Device,
     proxies: Arc<P>,
 }
@@ -261,20 +309,82 @@ impl<A: Send + Sync + 'static, P: Proxies> Trainer<A> for TorchTrainer<A, P> {
             classes: data.classes(),
         };
         observer.event(&StudyEvent::DataReady(&info));
-        Ok(Box::new(TorchPrepared {
+        let prepared = TorchPrepared {
             builder: self.builder.clone(),
+            setup: self.training.as_ref().map(|t| t.setup(augment.clone())),
+            speed_hook: self.training.as_ref().and_then(|t| t.speed_hook()),
             device: self.device,
             proxies: self.proxies.clone(),
             data: Arc::new(data),
             augment,
             info,
             config: config.clone(),
-        }))
+        };
+        if let Some(training) = &self.training {
+            let threads = config
+                .train
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            // One short epoch on a slice of the training data, without validation: the
+            // training speed alone.
+            let full = &prepared.data;
+            let n = full.train.len().min(CALIBRATION_IMAGES);
+            let indices: Vec<usize> = (0..n).collect();
+            let slice = DataSplits {
+                origin: full.origin.clone(),
+                train: full.train.subset(&indices),
+                val: full.train.subset(&[]),
+                test: None,
+                norm: full.norm.clone(),
+            };
+            let mut cfg = train_config(
+                &config.train,
+                &prepared.augment,
+                config.seed,
+                threads,
+                false,
+            );
+            cfg.epochs = 1;
+            let evaluator = TrainEvaluator::new(
+                Box::new(prepared.builder.clone()),
+                Arc::new(slice),
+                cfg,
+                prepared.device,
+            )
+            .map_err(backend_err("measuring the training speed"))?
+            .with_setup(training.setup(prepared.augment.clone()));
+            let speed = |arch: &A| -> crate::TrainResult<f64> {
+                let budget = Budget {
+                    epochs: Some(1),
+                    ..Budget::default()
+                };
+                let (_, report) = evaluator.train(
+                    arch,
+                    &budget,
+                    &mut NoReporter,
+                    &mut crate::trainer::NoObserver,
+                )?;
+                Ok(report
+                    .epochs
+                    .last()
+                    .map_or(f64::NAN, |e| e.images_per_second))
+            };
+            let reserve = config
+                .retrain
+                .enabled
+                .then(|| config.retrain.minutes * 60.0);
+            training
+                .prepare(&speed, full, reserve)
+                .map_err(backend_err("measuring the training speed"))?;
+        }
+        Ok(Box::new(prepared))
     }
 }
 
 struct TorchPrepared<A, P> {
     builder: Arc<dyn Builder<A>>,
+    setup: Option<ArchSetup<A>>,
+    speed_hook: Option<SpeedHook<A>>,
     device: Device,
     proxies: Arc<P>,
     data: Arc<DataSplits>,
@@ -302,7 +412,16 @@ impl<A: Send + Sync + 'static, P: Proxies> TorchPrepared<A, P> {
             cfg,
             self.device,
         )
-        .map(|e| e.with_test(test))
+        .map(|e| {
+            let mut e = e.with_test(test);
+            if let Some(setup) = &self.setup {
+                e = e.with_setup(setup.clone());
+            }
+            if let Some(hook) = &self.speed_hook {
+                e = e.with_speed_hook(hook.clone());
+            }
+            e
+        })
         .map_err(backend_err("setting up training"))
     }
 
@@ -568,10 +687,17 @@ mod tests {
             e.contains("space.kind") && e.contains("nb201, darts, chain"),
             "{e}"
         );
-        let e = with_net_space("nb201", &NetOptions { auxiliary: true }, Name)
-            .err()
-            .unwrap()
-            .to_string();
+        let e = with_net_space(
+            "nb201",
+            &NetOptions {
+                auxiliary: true,
+                ..NetOptions::default()
+            },
+            Name,
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(e.contains("darts space only"), "{e}");
     }
 }

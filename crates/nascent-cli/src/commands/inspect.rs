@@ -107,6 +107,7 @@ impl NetArgs {
         }
         let options = NetOptions {
             auxiliary: self.auxiliary,
+            ..NetOptions::default()
         };
         with_net_space(&self.space, &options, BuildTask { args: self, device }).map_err(
             |e| match e {

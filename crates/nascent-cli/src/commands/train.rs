@@ -18,7 +18,7 @@ use nascent_train::data::{Augment, DataSpec, DataSplits};
 use nascent_train::device::DeviceChoice;
 use nascent_train::evaluate::TrainEvaluator;
 use nascent_train::metrics::{self, LatencyConfig, device_name};
-use nascent_train::study::{NetOptions, NetSpace, NetTask, with_net_space};
+use nascent_train::study::{NetOptions, NetSpace, NetTask, Training, with_net_space};
 use nascent_train::trainer::{
     EpochStats, Optimizer, Schedule, TrainConfig, TrainEnd, TrainObserver, TrainReport,
 };
@@ -163,11 +163,12 @@ pub fn run(args: Args) -> Result<()> {
         type Output = Result<()>;
         fn run<S: SearchSpace + Clone + 'static>(self, net: NetSpace<S>) -> Result<()> {
             let arch = net.space.parse(&self.0.arch)?;
-            train(self.0, Box::new(net.builder), arch)
+            train(self.0, Box::new(net.builder), arch, net.training)
         }
     }
     let options = NetOptions {
         auxiliary: args.auxiliary,
+        ..NetOptions::default()
     };
     with_net_space(&args.space, &options, TrainTask(&args))?
 }
@@ -224,7 +225,14 @@ fn config(args: &Args, augment: Augment) -> TrainConfig {
     }
 }
 
-fn train<A>(args: &Args, builder: Box<dyn Builder<A>>, arch: A) -> Result<()> {
+/// Trains `arch`; `training`, for a space whose architectures carry their own recipe, width and
+/// depth (the joint space), applies them over the flags.
+fn train<A>(
+    args: &Args,
+    builder: Box<dyn Builder<A>>,
+    arch: A,
+    training: Option<Training<A>>,
+) -> Result<()> {
     let t0 = Instant::now();
     let device = args
         .device
@@ -242,6 +250,7 @@ fn train<A>(args: &Args, builder: Box<dyn Builder<A>>, arch: A) -> Result<()> {
         (None, s) => s,
     };
     let loaded = spec.load()?;
+    let crop_flip = spec.default_augment(&loaded);
     let mut augment = match args.augment {
         AugmentArg::Auto => spec.default_augment(&loaded),
         AugmentArg::None => Augment::none(),
@@ -266,9 +275,12 @@ fn train<A>(args: &Args, builder: Box<dyn Builder<A>>, arch: A) -> Result<()> {
         device_name(device)
     );
     let cfg = config(args, augment);
-    let evaluator = TrainEvaluator::new(builder, Arc::new(data), cfg.clone(), device)?
+    let mut evaluator = TrainEvaluator::new(builder, Arc::new(data), cfg.clone(), device)?
         .with_test(true)
         .with_scale(args.channels.map(i64::from), args.cells.map(i64::from));
+    if let Some(training) = training {
+        evaluator = evaluator.with_setup(training.setup(crop_flip));
+    }
     let budget = Budget {
         epochs: Some(args.epochs),
         data_fraction: args.data_fraction,

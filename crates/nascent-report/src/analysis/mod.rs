@@ -542,10 +542,12 @@ fn marginal(
         .map(|(i, _)| i);
     // How often each choice wins, tree by tree.
     let mut wins = vec![0usize; choices.len()];
-    for t in 0..trees.len() {
+    for tree in trees {
         let w = (0..choices.len())
-            .filter(|&c| per_tree[c][t].is_finite())
-            .max_by(|&a, &b| (sign * per_tree[a][t]).total_cmp(&(sign * per_tree[b][t])));
+            .filter(|&c| tree.marginals[e][c].is_finite())
+            .max_by(|&a, &b| {
+                (sign * tree.marginals[e][a]).total_cmp(&(sign * tree.marginals[e][b]))
+            });
         if let Some(w) = w {
             wins[w] += 1;
         }
