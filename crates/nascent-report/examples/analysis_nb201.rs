@@ -25,7 +25,7 @@ mod validation;
 
 use nascent_bench::Nb201Table;
 use nascent_report::analysis::{
-    AnalysisConfig, ForestConfig, analyze, importance_svg, marginal_svg,
+    AnalysisConfig, ForestConfig, analyze, importance_svg, marginal_svg, marginal_svg_with_truth,
 };
 use nascent_strategy::StrategyKind;
 use serde_json::{Value, json};
@@ -242,7 +242,10 @@ fn run(args: &Args) -> Result<(), String> {
         let p = args.out.join(name);
         std::fs::write(&p, svg).map_err(|e| format!("{}: {e}", p.display()))
     };
-    write("analysis_nb201_marginals.svg", marginal_svg(&seed0))?;
+    write(
+        "analysis_nb201_marginals.svg",
+        marginal_svg_with_truth(&seed0, &truth_analysis(&t, &cells)),
+    )?;
     write("analysis_nb201_importance.svg", importance_svg(&seed0))?;
     write(
         "analysis_nb201_truth_marginals.svg",

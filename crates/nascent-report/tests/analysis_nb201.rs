@@ -10,10 +10,10 @@
 mod validation;
 
 use nascent_bench::Nb201Table;
-use nascent_report::analysis::{AnalysisConfig, marginal_svg};
+use nascent_report::analysis::{AnalysisConfig, marginal_svg, marginal_svg_with_truth};
 use std::path::Path;
 use std::sync::Arc;
-use validation::{Column, truth, validate_seed};
+use validation::{Column, table_observations, truth, truth_analysis, validate_seed};
 
 const DATA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -74,6 +74,30 @@ fn two_hundred_evolution_trials_recover_the_true_importances_and_marginal_effect
         }
         imp.push(s.importance);
         marg.push(s.marginals);
+    }
+    // The validation chart draws the truth over the estimate: one starred best option per
+    // edge, the table's (nor_conv_3x3 on every edge).
+    let (a, _) = validate_seed(table.clone(), &t, 0, 200, &cfg);
+    let cells = table_observations(&table, Column::Val12);
+    let svg = marginal_svg_with_truth(&a, &truth_analysis(&t, &cells));
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    for m in &a.marginals {
+        let panel = doc
+            .descendants()
+            .find(|n| n.attribute("data-dimension") == Some(m.dimension.as_str()))
+            .expect("one panel per edge");
+        let starred: Vec<&str> = panel
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("truth truth-best"))
+            .filter_map(|n| n.attribute("data-option"))
+            .collect();
+        assert_eq!(starred, vec!["nor_conv_3x3"], "{}", m.dimension);
+        let diamonds = panel
+            .descendants()
+            .filter(|n| n.attribute("class").is_some_and(|c| c.starts_with("truth")))
+            .filter(|n| n.tag_name().name() == "path")
+            .count();
+        assert_eq!(diamonds, 5, "{}", m.dimension);
     }
     let mi = imp.iter().sum::<f64>() / 5.0;
     let mm = marg.iter().sum::<f64>() / 5.0;

@@ -56,7 +56,9 @@ pub use data::{Dimension, DimensionKind, Observation, Observations};
 pub use fanova::{Decomposition, decompose_member, decompose_tree, exact_main_effects};
 pub use forest::{Additive, Forest, ForestConfig, Member};
 pub use motifs::{Motif, MotifConfig, MotifItem, Motifs};
-pub use render::{fragment, importance_svg, marginal_svg, stability_fragment};
+pub use render::{
+    fragment, importance_svg, marginal_svg, marginal_svg_with_truth, stability_fragment,
+};
 pub use stability::{Comparison, Stability, StabilityPair, StudyTrials, stability};
 
 use nascent_core::stats::spearman;

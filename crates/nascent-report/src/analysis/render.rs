@@ -153,6 +153,18 @@ const ROW_H: f64 = 21.0;
 /// hollow in vermillion and labelled "tied", a dashed line at the space's mean. Categorical panels share one value
 /// axis so that effects compare across decisions.
 pub fn marginal_svg(a: &Analysis) -> String {
+    marginal_chart(a, None)
+}
+
+/// [`marginal_svg`] with a known truth drawn over the estimate: each option's true effect as a
+/// black diamond, the truth's best option of each decision filled and starred
+/// (validation against a tabular benchmark, where the truth is the exact decomposition of the
+/// whole table). Decisions are matched by name, options by label.
+pub fn marginal_svg_with_truth(a: &Analysis, truth: &Analysis) -> String {
+    marginal_chart(a, Some(truth))
+}
+
+fn marginal_chart(a: &Analysis, truth: Option<&Analysis>) -> String {
     // The most important decisions, in the order of the space.
     let mut shown: Vec<usize> = (0..a.marginals.len()).collect();
     if shown.len() > MAX_PANELS {
@@ -166,13 +178,21 @@ pub fn marginal_svg(a: &Analysis) -> String {
         .flat_map(|&i| a.marginals[i].choices.iter())
         .map(|c| text_width(&shorten(&c.label, 18), 11.0))
         .fold(40.0, f64::max)
-        + 12.0;
+        + 12.0
+        + if truth.is_some() { 14.0 } else { 0.0 };
     // Shared value range over the categorical panels.
     let values = shown
         .iter()
         .map(|&i| &a.marginals[i])
         .filter(|m| !m.numeric)
         .flat_map(|m| m.choices.iter().flat_map(|c| [c.low, c.high, c.mean]))
+        .chain(
+            truth
+                .into_iter()
+                .flat_map(|t| t.marginals.iter())
+                .filter(|m| !m.numeric)
+                .flat_map(|m| m.choices.iter().map(|c| c.mean)),
+        )
         .filter(|v| v.is_finite());
     let (mut lo, mut hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
         (l.min(v), h.max(v))
@@ -199,7 +219,7 @@ pub fn marginal_svg(a: &Analysis) -> String {
                 .fold(0.0, f64::max)
         })
         .collect();
-    let top = 56.0;
+    let top = if truth.is_some() { 70.0 } else { 56.0 };
     let width = cols as f64 * PANEL_W + (cols + 1) as f64 * PANEL_GAP;
     let height = top + row_heights.iter().sum::<f64>() + rows.len() as f64 * PANEL_GAP + 30.0;
     let mut out = String::new();
@@ -214,9 +234,16 @@ pub fn marginal_svg(a: &Analysis) -> String {
         escape(&format!(
             "expected {} with the option, other decisions averaged over the space; whiskers: {} interval over trees; dashed: space mean",
             a.objective.metric,
-            interval_name(a)
+            interval_name(a),
         ))
     );
+    if truth.is_some() {
+        let _ = write!(
+            out,
+            "<text class=\"truth-legend\" x=\"{}\" y=\"57\" font-size=\"11.5\" fill=\"{MUTED}\">black diamonds: the truth's effect of each option; filled and ★: the truth's best option</text>",
+            f(PANEL_GAP)
+        );
+    }
     let mut y = top;
     for (r, row) in rows.iter().enumerate() {
         for (c, &i) in row.iter().enumerate() {
@@ -225,7 +252,8 @@ pub fn marginal_svg(a: &Analysis) -> String {
             if m.numeric {
                 numeric_panel(&mut out, a, i, x, y, panel_h(m));
             } else {
-                categorical_panel(&mut out, a, i, x, y, label_w, &ticks);
+                let t = truth.and_then(|t| t.marginals.iter().find(|t| t.dimension == m.dimension));
+                categorical_panel(&mut out, a, i, x, y, label_w, &ticks, t);
             }
         }
         y += row_heights[r] + PANEL_GAP;
@@ -275,6 +303,7 @@ fn panel_h_of(m: &Marginal) -> f64 {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn categorical_panel(
     out: &mut String,
     a: &Analysis,
@@ -283,6 +312,7 @@ fn categorical_panel(
     y: f64,
     label_w: f64,
     ticks: &crate::plot::Ticks,
+    truth: Option<&Marginal>,
 ) {
     let m = &a.marginals[i];
     let _ = write!(
@@ -409,6 +439,39 @@ fn categorical_panel(
                     f(cy + 4.0),
                     if best { " font-weight=\"700\"" } else { "" },
                     if best { "best" } else { "tied" }
+                );
+            }
+        }
+        if let Some(tc) = truth.and_then(|t| t.choices.iter().find(|t| t.label == c.label))
+            && tc.mean.is_finite()
+        {
+            let true_best = truth.is_some_and(|t| t.best == c.label);
+            let (tx, d) = (xs.map(tc.mean), 4.5);
+            let _ = write!(
+                out,
+                "<path class=\"truth{}\" data-option=\"{}\" d=\"M{} {}L{} {}L{} {}L{} {}Z\" fill=\"{}\" stroke=\"#111\" stroke-width=\"1.2\"><title>truth: {} = {}: {}{}</title></path>",
+                if true_best { " truth-best" } else { "" },
+                escape(&c.label),
+                f(tx),
+                f(cy - d),
+                f(tx + d),
+                f(cy),
+                f(tx),
+                f(cy + d),
+                f(tx - d),
+                f(cy),
+                if true_best { "#111" } else { "#ffffff" },
+                escape(&m.dimension),
+                escape(&c.label),
+                format_value(tc.mean),
+                if true_best { " (the true best)" } else { "" }
+            );
+            if true_best {
+                let _ = write!(
+                    out,
+                    "<text class=\"truth-best-label\" x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#111\">★<title>the truth's best option</title></text>",
+                    f(x + 5.0),
+                    f(cy + 4.0)
                 );
             }
         }
