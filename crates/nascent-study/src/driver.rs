@@ -6,7 +6,9 @@
 //!             -> best trial -> retrain (test accuracy) -> export -> report.html -> StudyOutcome
 //! ```
 
-use crate::backend::{Backend, FinalModel, Prepared, RetrainPlan, SpaceEntry, SpaceTask, Trainer};
+use crate::backend::{
+    Backend, DataInfo, FinalModel, Prepared, RetrainPlan, SpaceEntry, SpaceTask, Trainer,
+};
 use crate::error::{Error, Result};
 use crate::observer::{RunEvents, Silent, StudyEvent, StudyObserver};
 use crate::runner::{
@@ -465,7 +467,7 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
                     .minutes
                     .map(|m| m * 60.0 - elapsed)
                     .unwrap_or(s.retrain.minutes * 60.0);
-                fit_epochs(s, history, best, channels, cells, left)
+                fit_epochs(s, history, best, channels, cells, left, prepared.data())
             }
         };
         let plan = RetrainPlan {
@@ -648,7 +650,11 @@ fn settings_rows(s: &StudySettings) -> Vec<(String, String)> {
 
 /// How many full-data epochs fit in `seconds`, from what the search trials cost per epoch: the
 /// best architecture's own cost where its trial measured it (a conv-heavy cell costs several
-/// times a pooling one), else the median over the completed trials.
+/// times a pooling one), else the median over the completed trials. A trial's cost per full
+/// epoch is the training split over its measured training speed
+/// (`train_images_per_second`), plus the validation pass (a forward pass, about a third of a
+/// training step per image); trials without that speed fall back on their whole time over the
+/// data fraction (which counts their validation pass once per fraction, so overestimates).
 fn fit_epochs<A: Clone + Eq + std::hash::Hash>(
     s: &StudyConfig,
     history: &History<A>,
@@ -656,11 +662,19 @@ fn fit_epochs<A: Clone + Eq + std::hash::Hash>(
     channels: Option<u32>,
     cells: Option<u32>,
     seconds: f64,
+    data: &DataInfo,
 ) -> u32 {
     let searched = s.trial_budget();
     // Seconds per epoch over the whole training split.
     let fraction = searched.data_fraction.unwrap_or(1.0);
+    let (train, val) = (data.train as f64, data.val as f64);
     let per_epoch_of = |t: &Trial<A>| {
+        if let Some(ips) = t.metrics.get("train_images_per_second")
+            && *ips > 0.0
+            && train > 0.0
+        {
+            return Some((train + val / 3.0) / ips);
+        }
         let secs = t.metrics.get("train_seconds")?;
         let ep = t.metrics.get("epochs")?;
         (*ep > 0.0).then(|| secs / ep / fraction)
@@ -700,4 +714,63 @@ pub fn view_of<B: Backend>(backend: &B, name: &str) -> Result<Option<Box<dyn Arc
         }
     }
     backend.with_space(&crate::settings::SpaceSettings::named(name), ViewTask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{Catalog, SpaceInfo};
+    use crate::settings::StudySettings;
+    use nascent_core::{Budget, Trial, TrialState};
+
+    fn config() -> StudyConfig {
+        let catalog = Catalog {
+            spaces: vec![SpaceInfo {
+                name: "nb201".into(),
+                summary: String::new(),
+                scalable: true,
+            }],
+            proxies: Vec::new(),
+        };
+        StudySettings::default().check(&catalog).unwrap()
+    }
+
+    fn trial(n: u64, metrics: &[(&str, f64)]) -> Trial<u32> {
+        let mut t = Trial::running(n, n as u32, Budget::default());
+        t.state = TrialState::Complete;
+        t.values = vec![0.5];
+        for (k, v) in metrics {
+            t.metrics.insert((*k).to_string(), *v);
+        }
+        t
+    }
+
+    #[test]
+    fn retraining_epochs_come_from_the_measured_training_speed() {
+        let s = config();
+        let data = DataInfo {
+            train: 54_000,
+            val: 6_000,
+            ..DataInfo::default()
+        };
+        // A quarter-data epoch that trained at 1,800 images/s and took 10 s with validation:
+        // a full epoch is 30 s of training plus the validation pass, not 40 s.
+        let best = trial(
+            0,
+            &[
+                ("train_seconds", 10.0),
+                ("epochs", 1.0),
+                ("train_images_per_second", 1_800.0),
+            ],
+        );
+        let mut history = History::new(s.objectives.clone());
+        history.push(best.clone());
+        let by_speed = fit_epochs(&s, &history, &best, None, None, 1020.0, &data);
+        // (54,000 + 6,000 / 3) / 1,800 = 31.1 s a full epoch; 0.88 * 1020 / 31.1 = 28.9.
+        assert_eq!(by_speed, 28);
+        // Without the speed: the whole time over the fraction, 40 s an epoch.
+        let old = trial(1, &[("train_seconds", 10.0), ("epochs", 1.0)]);
+        let by_time = fit_epochs(&s, &history, &old, None, None, 1020.0, &data);
+        assert_eq!(by_time, 22);
+    }
 }

@@ -397,7 +397,7 @@ impl Default for StudySettings {
 }
 
 /// Metrics a training evaluator reports.
-pub const TRAIN_METRICS: [&str; 7] = [
+pub const TRAIN_METRICS: [&str; 8] = [
     "val_accuracy",
     "train_accuracy",
     "test_accuracy",
@@ -405,6 +405,7 @@ pub const TRAIN_METRICS: [&str; 7] = [
     "flops",
     "latency_ms",
     "train_seconds",
+    "train_images_per_second",
 ];
 
 /// Settings checked against a backend: what [`crate::Study`] runs.

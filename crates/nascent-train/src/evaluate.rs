@@ -209,6 +209,14 @@ impl<A> TrainEvaluator<A> {
             m.insert("latency_ms".into(), l.median_ms);
         }
         m.insert("train_seconds".into(), seconds);
+        if let Some(ips) = report
+            .epochs
+            .last()
+            .map(|e| e.images_per_second)
+            .filter(|x| x.is_finite() && *x > 0.0)
+        {
+            m.insert("train_images_per_second".into(), ips);
+        }
         m.insert("epochs".into(), report.epochs_done as f64);
         m
     }
@@ -222,6 +230,7 @@ impl<A> Evaluator<A> for TrainEvaluator<A> {
             "params".into(),
             "flops".into(),
             "train_seconds".into(),
+            "train_images_per_second".into(),
             "epochs".into(),
         ];
         if self.report_test {
