@@ -31,6 +31,22 @@ fn table() -> Option<Arc<Nb201Table>> {
     Some(Arc::new(Nb201Table::load(DATA).expect("the table loads")))
 }
 
+/// The marginal chart's panel of `dimension`.
+fn panel_of<'a, 'i>(doc: &'a roxmltree::Document<'i>, dimension: &str) -> roxmltree::Node<'a, 'i> {
+    doc.descendants()
+        .find(|n| n.attribute("data-dimension") == Some(dimension))
+        .expect("one panel per edge")
+}
+
+/// The options of the marks of `class` in `panel`.
+fn options_of<'a>(panel: roxmltree::Node<'a, '_>, class: &str) -> Vec<&'a str> {
+    panel
+        .descendants()
+        .filter(|n| n.attribute("class") == Some(class))
+        .filter_map(|n| n.attribute("data-option"))
+        .collect()
+}
+
 #[test]
 fn two_hundred_evolution_trials_recover_the_true_importances_and_marginal_effects() {
     let Some(table) = table() else { return };
@@ -52,21 +68,9 @@ fn two_hundred_evolution_trials_recover_the_true_importances_and_marginal_effect
         let svg = marginal_svg(&a);
         let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
         for m in &a.marginals {
-            let panel = doc
-                .descendants()
-                .find(|n| n.attribute("data-dimension") == Some(m.dimension.as_str()))
-                .expect("one panel per edge");
-            let best: Vec<&str> = panel
-                .descendants()
-                .filter(|n| n.attribute("class") == Some("choice best"))
-                .filter_map(|n| n.attribute("data-option"))
-                .collect();
-            assert_eq!(best, vec![m.best.as_str()]);
-            let tied: Vec<&str> = panel
-                .descendants()
-                .filter(|n| n.attribute("class") == Some("choice tied"))
-                .filter_map(|n| n.attribute("data-option"))
-                .collect();
+            let panel = panel_of(&doc, &m.dimension);
+            assert_eq!(options_of(panel, "choice best"), vec![m.best.as_str()]);
+            let tied = options_of(panel, "choice tied");
             let mut want: Vec<&str> = m.best_set[1..].iter().map(String::as_str).collect();
             want.sort_by_key(|l| m.choices.iter().position(|c| c.label == *l));
             assert_eq!(tied, want, "{}", m.dimension);
@@ -82,15 +86,8 @@ fn two_hundred_evolution_trials_recover_the_true_importances_and_marginal_effect
     let svg = marginal_svg_with_truth(&a, &truth_analysis(&t, &cells));
     let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
     for m in &a.marginals {
-        let panel = doc
-            .descendants()
-            .find(|n| n.attribute("data-dimension") == Some(m.dimension.as_str()))
-            .expect("one panel per edge");
-        let starred: Vec<&str> = panel
-            .descendants()
-            .filter(|n| n.attribute("class") == Some("truth truth-best"))
-            .filter_map(|n| n.attribute("data-option"))
-            .collect();
+        let panel = panel_of(&doc, &m.dimension);
+        let starred = options_of(panel, "truth truth-best");
         assert_eq!(starred, vec!["nor_conv_3x3"], "{}", m.dimension);
         let diamonds = panel
             .descendants()
