@@ -19,7 +19,7 @@ use crate::trainer::{EpochStats, Optimizer, Schedule, TrainConfig, TrainObserver
 use nascent_core::{Budget, Evaluator, NoReporter, SearchSpace};
 use nascent_report::ArchView;
 use nascent_report::report::view_for_space;
-use nascent_space::joint::{JointArch, JointConfig, JointSpace};
+use nascent_space::joint::{JointConfig, JointSpace};
 use nascent_space::{ChainSpace, DartsSpace, Nb201Space};
 use nascent_study::{
     Backend, Catalog, DataInfo, Error, FinalEpoch, FinalModel, OptimizerKind, Prepared,
@@ -44,6 +44,9 @@ pub struct NetOptions {
 /// How a registered space's architectures take part in training, when they carry their own
 /// recipe, width or depth.
 pub type Training<A> = Arc<dyn ArchTraining<A>>;
+
+/// What a registry line makes of its options: the space, and its training when it has one.
+type SpaceParts<S> = (S, Option<Training<<S as SearchSpace>::Arch>>);
 
 /// A registered space with its network builder.
 pub struct NetSpace<S: SearchSpace> {
@@ -142,19 +145,14 @@ spaces! {
 
 /// The joint space of `options.joint` (its defaults without), proposing only configurations
 /// whose retraining fits, and its training.
-fn joint_space(options: &NetOptions) -> Result<(JointSpace, Option<Training<JointArch>>)> {
+fn joint_space(options: &NetOptions) -> Result<SpaceParts<JointSpace>> {
     let config = options.joint.clone().unwrap_or_default();
     let training = JointTraining::new(config.clone());
     let space = JointSpace::new(config)?.with_feasibility(training.rule());
     Ok((space, Some(Arc::new(training))))
 }
 
-#[allow(clippy::type_complexity)]
-fn no_joint<S: SearchSpace>(
-    name: &str,
-    options: &NetOptions,
-    space: S,
-) -> Result<(S, Option<Training<S::Arch>>)> {
+fn no_joint<S: SearchSpace>(name: &str, options: &NetOptions, space: S) -> Result<SpaceParts<S>> {
     if options.joint.is_some() {
         return Err(Error::config(
             "space.joint",
@@ -321,61 +319,7 @@ impl<A: Send + Sync + 'static, P: Proxies> Trainer<A> for TorchTrainer<A, P> {
             config: config.clone(),
         };
         if let Some(training) = &self.training {
-            let threads = config
-                .train
-                .threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            // One short epoch on a slice of the training data, without validation: the
-            // training speed alone.
-            let full = &prepared.data;
-            let n = full.train.len().min(CALIBRATION_IMAGES);
-            let indices: Vec<usize> = (0..n).collect();
-            let slice = DataSplits {
-                origin: full.origin.clone(),
-                train: full.train.subset(&indices),
-                val: full.train.subset(&[]),
-                test: None,
-                norm: full.norm.clone(),
-            };
-            let mut cfg = train_config(
-                &config.train,
-                &prepared.augment,
-                config.seed,
-                threads,
-                false,
-            );
-            cfg.epochs = 1;
-            let evaluator = TrainEvaluator::new(
-                Box::new(prepared.builder.clone()),
-                Arc::new(slice),
-                cfg,
-                prepared.device,
-            )
-            .map_err(backend_err("measuring the training speed"))?
-            .with_setup(training.setup(prepared.augment.clone()));
-            let speed = |arch: &A| -> crate::TrainResult<f64> {
-                let budget = Budget {
-                    epochs: Some(1),
-                    ..Budget::default()
-                };
-                let (_, report) = evaluator.train(
-                    arch,
-                    &budget,
-                    &mut NoReporter,
-                    &mut crate::trainer::NoObserver,
-                )?;
-                Ok(report
-                    .epochs
-                    .last()
-                    .map_or(f64::NAN, |e| e.images_per_second))
-            };
-            let reserve = config
-                .retrain
-                .enabled
-                .then(|| config.retrain.minutes * 60.0);
-            training
-                .prepare(&speed, full, reserve)
-                .map_err(backend_err("measuring the training speed"))?;
+            prepared.prepare_training(&**training)?;
         }
         Ok(Box::new(prepared))
     }
@@ -399,6 +343,60 @@ fn backend_err(what: impl Into<String>) -> impl FnOnce(crate::TrainError) -> Err
 }
 
 impl<A: Send + Sync + 'static, P: Proxies> TorchPrepared<A, P> {
+    /// Lets a space whose architectures carry their own recipe measure this machine
+    /// ([`ArchTraining::prepare`]): each measurement is one epoch on a slice of the training
+    /// data, without validation, so that it times training alone.
+    fn prepare_training(&self, training: &dyn ArchTraining<A>) -> Result<()> {
+        let config = &self.config;
+        let threads = config
+            .train
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let full = &self.data;
+        let indices: Vec<usize> = (0..full.train.len().min(CALIBRATION_IMAGES)).collect();
+        let slice = DataSplits {
+            origin: full.origin.clone(),
+            train: full.train.subset(&indices),
+            val: full.train.subset(&[]),
+            test: None,
+            norm: full.norm.clone(),
+        };
+        let cfg = train_config(&config.train, &self.augment, config.seed, threads, false);
+        let mut evaluator = TrainEvaluator::new(
+            Box::new(self.builder.clone()),
+            Arc::new(slice),
+            cfg,
+            self.device,
+        )
+        .map_err(backend_err("measuring the training speed"))?;
+        if let Some(setup) = &self.setup {
+            evaluator = evaluator.with_setup(setup.clone());
+        }
+        let one_epoch = Budget {
+            epochs: Some(1),
+            ..Budget::default()
+        };
+        let speed = |arch: &A| -> crate::TrainResult<f64> {
+            let (_, report) = evaluator.train(
+                arch,
+                &one_epoch,
+                &mut NoReporter,
+                &mut crate::trainer::NoObserver,
+            )?;
+            Ok(report
+                .epochs
+                .last()
+                .map_or(f64::NAN, |e| e.images_per_second))
+        };
+        let reserve = config
+            .retrain
+            .enabled
+            .then(|| config.retrain.minutes * 60.0);
+        training
+            .prepare(&speed, full, reserve)
+            .map_err(backend_err("measuring the training speed"))
+    }
+
     fn evaluator(
         &self,
         recipe: &TrainSettings,
