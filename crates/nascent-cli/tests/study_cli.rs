@@ -674,3 +674,81 @@ fn r10_joint_space_studies_search_recipes_and_refuse_what_cannot_fit() {
             .is_empty()
     );
 }
+
+/// Issue 10: a study whose trials train nothing (zero-cost proxies) used to retrain for a
+/// fixed 10 epochs whatever the time left (the MeCo candidate used 23.9 of its 30 minutes).
+/// The final configuration's speed is now measured on this machine first, and the epochs fill
+/// the reserved time: with 20 seconds for a tiny network, far more than 10.
+#[test]
+fn r10_a_proxy_study_times_its_final_configuration_and_fills_the_time_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = dir.join("data");
+    write_dataset(&data, 12);
+    let file = dir.join("proxy.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "proxy"
+storage = "sqlite://{db}"
+out = "{out}"
+seed = 3
+
+[space]
+kind = "nb201"
+
+[strategy]
+kind = "random"
+
+[evaluator]
+kind = "proxy"
+proxies = ["meco"]
+batch = 32
+
+[[objectives]]
+metric = "meco"
+direction = "maximize"
+
+[data]
+name = "{data}"
+
+[train]
+threads = 1
+
+[fidelity]
+cells = 1
+channels = 4
+
+[budget]
+trials = 12
+
+[retrain]
+minutes = 0.33
+channels = 8
+cells = 1
+max_epochs = 40
+export = false
+"#,
+            db = dir.join("proxy.db").display(),
+            out = dir.join("proxy-out").display(),
+            data = data.display(),
+        ),
+    )
+    .unwrap();
+    let out = run(&["-v", "search", file.to_str().unwrap()], dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("measured for the final configuration"),
+        "the retraining's speed is measured: {stderr}"
+    );
+    let fin: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("proxy-out").join("final.json")).unwrap(),
+    )
+    .unwrap();
+    let epochs = fin["epochs"].as_f64().unwrap();
+    assert!(
+        epochs > 10.0,
+        "20 s of retraining of a tiny network is more than the fallback's 10 epochs: {epochs}\n{stderr}"
+    );
+}

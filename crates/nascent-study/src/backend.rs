@@ -128,6 +128,19 @@ pub trait Prepared<A>: Send + Sync {
         budget: &Budget,
     ) -> Result<Box<dyn Evaluator<A>>>;
 
+    /// Training images per second of `arch` built at `budget` (its width, depth and
+    /// resolution) with `recipe` on this machine, from a short measurement; `None` when the
+    /// trainer cannot tell. The retraining sizes its epochs with it.
+    fn training_speed(
+        &self,
+        _arch: &A,
+        _budget: &Budget,
+        _recipe: &TrainSettings,
+        _threads: usize,
+    ) -> Result<Option<f64>> {
+        Ok(None)
+    }
+
     /// Retrains `arch` as `plan` says, measures it and exports it.
     fn retrain(
         &self,

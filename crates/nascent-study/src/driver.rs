@@ -459,15 +459,51 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         let recipe = s.retrain.train.clone().unwrap_or_else(|| s.train.clone());
         let channels = s.retrain.channels.or(searched.channels);
         let cells = s.retrain.cells.or(searched.cells);
+        let plan_threads = recipe.threads.unwrap_or(threads.max(available_cores()));
         let epochs = match s.retrain.epochs {
             Some(e) => e,
             None => {
+                let started = std::time::Instant::now();
+                // The trials' speed says what an epoch costs when the retraining has their
+                // shape; otherwise (another width or depth, or trials that trained nothing,
+                // as with zero-cost proxies) the final configuration is timed on this machine.
+                let trial_speed = best
+                    .metrics
+                    .get("train_images_per_second")
+                    .is_some_and(|v| *v > 0.0);
+                let same_shape = channels == searched.channels && cells == searched.cells;
+                let measured = if trial_speed && same_shape {
+                    None
+                } else {
+                    let shape = Budget {
+                        channels,
+                        cells,
+                        resolution: searched.resolution,
+                        ..Budget::default()
+                    };
+                    match prepared.training_speed(&best.arch, &shape, &recipe, plan_threads) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            log::warn!("the retraining's speed was not measured: {e}");
+                            None
+                        }
+                    }
+                };
                 let left = s
                     .budget
                     .minutes
                     .map(|m| m * 60.0 - elapsed)
-                    .unwrap_or(s.retrain.minutes * 60.0);
-                fit_epochs(s, history, best, channels, cells, left, prepared.data())
+                    .unwrap_or(s.retrain.minutes * 60.0)
+                    - started.elapsed().as_secs_f64();
+                fit_epochs(
+                    s,
+                    history,
+                    best,
+                    (channels, cells),
+                    left,
+                    prepared.data(),
+                    measured,
+                )
             }
         };
         let plan = RetrainPlan {
@@ -478,7 +514,7 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
             channels,
             cells,
             resolution: searched.resolution,
-            threads: recipe.threads.unwrap_or(threads.max(available_cores())),
+            threads: plan_threads,
             recipe,
             export: s.retrain.export,
             out: s.out.clone(),
@@ -655,14 +691,16 @@ fn settings_rows(s: &StudySettings) -> Vec<(String, String)> {
 /// (`train_images_per_second`), plus the validation pass (a forward pass, about a third of a
 /// training step per image); trials without that speed fall back on their whole time over the
 /// data fraction (which counts their validation pass once per fraction, so overestimates).
+/// `measured`, the final configuration's own training speed when it was timed, replaces all of
+/// that (and the width and depth scaling).
 fn fit_epochs<A: Clone + Eq + std::hash::Hash>(
     s: &StudyConfig,
     history: &History<A>,
     best: &Trial<A>,
-    channels: Option<u32>,
-    cells: Option<u32>,
+    (channels, cells): (Option<u32>, Option<u32>),
     seconds: f64,
     data: &DataInfo,
+    measured: Option<f64>,
 ) -> u32 {
     let searched = s.trial_budget();
     // Seconds per epoch over the whole training split.
@@ -679,6 +717,17 @@ fn fit_epochs<A: Clone + Eq + std::hash::Hash>(
         let ep = t.metrics.get("epochs")?;
         (*ep > 0.0).then(|| secs / ep / fraction)
     };
+    // Keep a tenth of the time for evaluation, export and the report.
+    let usable = seconds * 0.88;
+    if let Some(ips) = measured.filter(|v| *v > 0.0 && train > 0.0) {
+        let per_epoch = (train + val / 3.0) / ips;
+        let epochs = (usable / per_epoch).floor();
+        log::info!(
+            "retraining budget: {seconds:.0} s left, {ips:.0} images/s measured for the final \
+             configuration, about {per_epoch:.0} s per full epoch -> {epochs} epochs"
+        );
+        return (epochs.max(1.0) as u32).min(s.retrain.max_epochs);
+    }
     let mut per_epoch: Vec<f64> = history.completed().filter_map(per_epoch_of).collect();
     per_epoch.sort_by(f64::total_cmp);
     let Some(median) = per_epoch_of(best).or_else(|| per_epoch.get(per_epoch.len() / 2).copied())
@@ -694,8 +743,6 @@ fn fit_epochs<A: Clone + Eq + std::hash::Hash>(
         (Some(a), Some(b)) if b > 0 => a as f64 / b as f64,
         _ => 1.0,
     };
-    // Keep a tenth of the time for evaluation, export and the report.
-    let usable = seconds * 0.88;
     let epochs = (usable / (median * width * depth)).floor();
     log::info!(
         "retraining budget: {seconds:.0} s left, about {:.0} s per full epoch -> {epochs} epochs",
@@ -765,12 +812,41 @@ mod tests {
         );
         let mut history = History::new(s.objectives.clone());
         history.push(best.clone());
-        let by_speed = fit_epochs(&s, &history, &best, None, None, 1020.0, &data);
+        let by_speed = fit_epochs(&s, &history, &best, (None, None), 1020.0, &data, None);
         // (54,000 + 6,000 / 3) / 1,800 = 31.1 s a full epoch; 0.88 * 1020 / 31.1 = 28.9.
         assert_eq!(by_speed, 28);
         // Without the speed: the whole time over the fraction, 40 s an epoch.
         let old = trial(1, &[("train_seconds", 10.0), ("epochs", 1.0)]);
-        let by_time = fit_epochs(&s, &history, &old, None, None, 1020.0, &data);
+        let by_time = fit_epochs(&s, &history, &old, (None, None), 1020.0, &data, None);
         assert_eq!(by_time, 22);
+    }
+
+    #[test]
+    fn a_measured_final_configuration_sizes_the_retraining_without_scaling() {
+        let s = config();
+        let data = DataInfo {
+            train: 54_000,
+            val: 6_000,
+            ..DataInfo::default()
+        };
+        // Trials of a proxy study train nothing: without a measurement the retraining falls
+        // back on at most 10 epochs whatever the time left.
+        let proxy = trial(0, &[("meco", 12.0)]);
+        let mut history = History::new(s.objectives.clone());
+        history.push(proxy.clone());
+        let shape = (Some(16), Some(1));
+        let fallback = fit_epochs(&s, &history, &proxy, shape, 1_500.0, &data, None);
+        assert_eq!(fallback, 10);
+        // Timed at 450 images/s in its final shape: (54,000 + 2,000) / 450 = 124.4 s an
+        // epoch; 0.88 * 1,500 / 124.4 = 10.6, with no width scaling on top.
+        let measured = fit_epochs(&s, &history, &proxy, shape, 1_500.0, &data, Some(450.0));
+        assert_eq!(measured, 10);
+        let longer = fit_epochs(&s, &history, &proxy, shape, 3_000.0, &data, Some(450.0));
+        assert_eq!(longer, 21);
+        // A measurement also replaces the trials' speed (taken at another width).
+        let trained = trial(1, &[("train_images_per_second", 1_800.0)]);
+        history.push(trained.clone());
+        let wide = fit_epochs(&s, &history, &trained, shape, 3_000.0, &data, Some(450.0));
+        assert_eq!(wide, 21);
     }
 }

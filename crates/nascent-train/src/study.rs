@@ -337,21 +337,39 @@ struct TorchPrepared<A, P> {
     config: StudyConfig,
 }
 
+/// Training images per second of `arch` at `budget` over one epoch of `evaluator`'s data
+/// (its fidelity otherwise the budget's).
+fn measured_speed<A>(
+    evaluator: &TrainEvaluator<A>,
+    arch: &A,
+    budget: &Budget,
+) -> crate::TrainResult<f64> {
+    let one_epoch = Budget {
+        epochs: Some(1),
+        data_fraction: None,
+        ..budget.clone()
+    };
+    let (_, report) = evaluator.train(
+        arch,
+        &one_epoch,
+        &mut NoReporter,
+        &mut crate::trainer::NoObserver,
+    )?;
+    Ok(report
+        .epochs
+        .last()
+        .map_or(f64::NAN, |e| e.images_per_second))
+}
+
 fn backend_err(what: impl Into<String>) -> impl FnOnce(crate::TrainError) -> Error {
     let what = what.into();
     move |e| Error::backend(what, e)
 }
 
 impl<A: Send + Sync + 'static, P: Proxies> TorchPrepared<A, P> {
-    /// Lets a space whose architectures carry their own recipe measure this machine
-    /// ([`ArchTraining::prepare`]): each measurement is one epoch on a slice of the training
-    /// data, without validation, so that it times training alone.
-    fn prepare_training(&self, training: &dyn ArchTraining<A>) -> Result<()> {
-        let config = &self.config;
-        let threads = config
-            .train
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    /// An evaluator that times training alone: one epoch on a slice of
+    /// [`CALIBRATION_IMAGES`] training images, no validation, with `recipe`.
+    fn speed_evaluator(&self, recipe: &TrainSettings, threads: usize) -> Result<TrainEvaluator<A>> {
         let full = &self.data;
         let indices: Vec<usize> = (0..full.train.len().min(CALIBRATION_IMAGES)).collect();
         let slice = DataSplits {
@@ -361,7 +379,7 @@ impl<A: Send + Sync + 'static, P: Proxies> TorchPrepared<A, P> {
             test: None,
             norm: full.norm.clone(),
         };
-        let cfg = train_config(&config.train, &self.augment, config.seed, threads, false);
+        let cfg = train_config(recipe, &self.augment, self.config.seed, threads, false);
         let mut evaluator = TrainEvaluator::new(
             Box::new(self.builder.clone()),
             Arc::new(slice),
@@ -372,28 +390,25 @@ impl<A: Send + Sync + 'static, P: Proxies> TorchPrepared<A, P> {
         if let Some(setup) = &self.setup {
             evaluator = evaluator.with_setup(setup.clone());
         }
-        let one_epoch = Budget {
-            epochs: Some(1),
-            ..Budget::default()
-        };
-        let speed = |arch: &A| -> crate::TrainResult<f64> {
-            let (_, report) = evaluator.train(
-                arch,
-                &one_epoch,
-                &mut NoReporter,
-                &mut crate::trainer::NoObserver,
-            )?;
-            Ok(report
-                .epochs
-                .last()
-                .map_or(f64::NAN, |e| e.images_per_second))
-        };
+        Ok(evaluator)
+    }
+
+    /// Lets a space whose architectures carry their own recipe measure this machine
+    /// ([`ArchTraining::prepare`]) with [`TorchPrepared::speed_evaluator`].
+    fn prepare_training(&self, training: &dyn ArchTraining<A>) -> Result<()> {
+        let config = &self.config;
+        let threads = config
+            .train
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let evaluator = self.speed_evaluator(&config.train, threads)?;
+        let speed = |arch: &A| measured_speed(&evaluator, arch, &Budget::default());
         let reserve = config
             .retrain
             .enabled
             .then(|| config.retrain.minutes * 60.0);
         training
-            .prepare(&speed, full, reserve)
+            .prepare(&speed, &self.data, reserve)
             .map_err(backend_err("measuring the training speed"))
     }
 
@@ -467,6 +482,19 @@ impl<A: Send + Sync + 'static, P: Proxies> Prepared<A> for TorchPrepared<A, P> {
             settings,
             self.config.seed,
         )
+    }
+
+    fn training_speed(
+        &self,
+        arch: &A,
+        budget: &Budget,
+        recipe: &TrainSettings,
+        threads: usize,
+    ) -> Result<Option<f64>> {
+        let evaluator = self.speed_evaluator(recipe, threads)?;
+        measured_speed(&evaluator, arch, budget)
+            .map(|ips| Some(ips).filter(|v| v.is_finite() && *v > 0.0))
+            .map_err(backend_err("measuring the retraining's speed"))
     }
 
     fn retrain(
