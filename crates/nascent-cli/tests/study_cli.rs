@@ -752,3 +752,118 @@ export = false
         "20 s of retraining of a tiny network is more than the fallback's 10 epochs: {epochs}\n{stderr}"
     );
 }
+
+/// Issue 10, item 4: a study starts from a prior: the best-scored cells of a score file (here
+/// a slice of NAS-Bench-201's table, its own `arch_str` column and a CIFAR-10 accuracy) are
+/// its first trials, best first; bad settings name `warm_start.*`.
+#[test]
+fn r10_a_warm_start_prior_gives_the_first_trials() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = dir.join("data");
+    write_dataset(&data, 12);
+    let cells = [
+        (
+            "|avg_pool_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+            10.0,
+        ),
+        (
+            "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+            94.0,
+        ),
+        (
+            "|nor_conv_1x1~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|",
+            60.0,
+        ),
+        (
+            "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+            93.5,
+        ),
+    ];
+    let mut csv = String::from("index,arch_str,cifar10_test_200ep\n");
+    for (i, (a, v)) in cells.iter().enumerate() {
+        csv.push_str(&format!("{i},{a},{v}\n"));
+    }
+    let scores = dir.join("table.csv");
+    std::fs::write(&scores, csv).unwrap();
+    let file = dir.join("warm.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "warm"
+storage = "sqlite://{db}"
+out = "{out}"
+seed = 2
+
+[space]
+kind = "nb201"
+
+[strategy]
+kind = "random"
+
+[warm_start]
+scores = "{scores}"
+column = "cifar10_test_200ep"
+k = 2
+
+[data]
+name = "{data}"
+
+[train]
+threads = 1
+
+[fidelity]
+epochs = 1
+cells = 1
+channels = 4
+
+[budget]
+trials = 4
+
+[retrain]
+enabled = false
+"#,
+            db = dir.join("warm.db").display(),
+            out = dir.join("warm-out").display(),
+            scores = scores.display(),
+            data = data.display(),
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let dry = run(&["search", f, "--dry-run"], dir);
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        text.contains("[warm_start]") && text.contains("k = 2"),
+        "{text}"
+    );
+    fails_with(
+        &run(&["search", f, "--set", "warm_start.k=0"], dir),
+        &["warm_start.k"],
+    );
+    fails_with(
+        &run(&["search", f, "--set", "warm_start.column=cifar100"], dir),
+        &["warm_start.column", "cifar100"],
+    );
+    fails_with(
+        &run(
+            &["search", f, "--set", "warm_start.scores=missing.csv"],
+            dir,
+        ),
+        &["warm_start.scores", "missing.csv"],
+    );
+    let out = run(&["search", f], dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = nascent_store::open(&format!("sqlite://{}", dir.join("warm.db").display())).unwrap();
+    let st = s.study("warm").unwrap();
+    let mut trials = s.trials(st.id, 0).unwrap();
+    trials.sort_by_key(|t| t.number);
+    assert_eq!(trials.len(), 4);
+    assert_eq!(trials[0].arch, cells[1].0, "the best-scored cell first");
+    assert_eq!(trials[1].arch, cells[3].0, "then the second best");
+}

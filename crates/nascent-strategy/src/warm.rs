@@ -116,10 +116,18 @@ impl ScoreFile {
             .next()
             .ok_or_else(|| Error::data(path, None, "empty file: expected a header line"))?;
         let names: Vec<String> = header.split(',').map(|s| s.trim().to_string()).collect();
+        // `arch_str` is NAS-Bench-201's own name for it (its table is a score file too).
         let arch_col = names
             .iter()
             .position(|n| n == "arch")
-            .ok_or_else(|| Error::data(path, Some(1), "no `arch` column in the header"))?;
+            .or_else(|| names.iter().position(|n| n == "arch_str"))
+            .ok_or_else(|| {
+                Error::data(
+                    path,
+                    Some(1),
+                    "no `arch` (or `arch_str`) column in the header",
+                )
+            })?;
         let mut archs = Vec::new();
         let mut cells: Vec<Vec<String>> = Vec::new();
         for (i, line) in lines {
@@ -292,7 +300,10 @@ mod tests {
         let e = ScoreFile::parse("index,p\n1,2\n", Path::new("x.csv"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("x.csv") && e.contains("no `arch` column"), "{e}");
+        assert!(
+            e.contains("x.csv") && e.contains("no `arch` (or `arch_str`) column"),
+            "{e}"
+        );
         let e = ScoreFile::parse("arch,p\na,1,2\n", Path::new("x.csv"))
             .unwrap_err()
             .to_string();

@@ -14,7 +14,7 @@ use crate::observer::{RunEvents, Silent, StudyEvent, StudyObserver};
 use crate::runner::{
     RunConfig, RunSummary, Runner, StopReason, StudyBudget, load_history, open_or_create_study,
 };
-use crate::settings::{EvaluatorSettings, StudyConfig, StudySettings};
+use crate::settings::{EvaluatorSettings, StudyConfig, StudySettings, WarmStartSettings};
 use crate::worker::StopSignal;
 use nascent_core::storage::{Artefact, ArtefactKind, Storage, StudyRecord, StudySpec};
 use nascent_core::{Budget, Evaluator, History, Metrics, Rng, SearchSpace, Trial, TrialState};
@@ -22,6 +22,7 @@ use nascent_estimate::{LowFidelity, Surrogate};
 use nascent_report::{ArchView, EpochRow, ExportedFile, FinalResult, Report};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The best search trial of a study.
@@ -257,6 +258,10 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
             .unwrap_or_else(|| (available_cores() / s.workers).max(1));
         let evaluator = self.evaluator(&*prepared, &record, threads)?;
         let mut strategy = s.strategy.build::<S>()?;
+        if let Some(w) = &s.warm_start {
+            let first = warm_start_archs(self.space, w)?;
+            strategy = Box::new(nascent_strategy::Warm::new(strategy, Arc::new(first), w.k));
+        }
         let run_cfg = RunConfig {
             workers: s.workers,
             budget: StudyBudget {
@@ -546,6 +551,23 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         }
         Ok(fm)
     }
+}
+
+/// The architectures of `[warm_start]`, best first; errors name the field and the file.
+fn warm_start_archs<S: SearchSpace>(space: &S, w: &WarmStartSettings) -> Result<Vec<S::Arch>> {
+    let file = nascent_strategy::ScoreFile::load(&w.scores)
+        .map_err(|e| Error::config("warm_start.scores", e.to_string()))?;
+    file.ranking(&w.column)
+        .map_err(|e| Error::config("warm_start.column", e.to_string()))?;
+    file.ranked_archs(space, &w.column).map_err(|e| {
+        Error::config(
+            "warm_start.scores",
+            format!(
+                "holds an architecture of another space than `{}`: {e}",
+                space.name()
+            ),
+        )
+    })
 }
 
 /// The settings stored with a study (so a study resumes from its storage and name alone).

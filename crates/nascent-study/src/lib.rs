@@ -72,6 +72,6 @@ pub use runner::{
 };
 pub use settings::{
     BudgetSettings, DataSettings, EvaluatorSettings, OptimizerKind, ProxySettings, RetrainSettings,
-    SpaceSettings, StudyConfig, StudySettings, TrainSettings,
+    SpaceSettings, StudyConfig, StudySettings, TrainSettings, WarmStartSettings,
 };
 pub use worker::{StopSignal, WorkerSet};

@@ -318,6 +318,50 @@ fn default_strategy() -> StrategyConfig {
     })
 }
 
+/// A prior the study starts from: the best-scored architectures of a score file are its first
+/// trials, then the strategy takes over knowing their results. Transfer from a proxy task
+/// (NAS-Bench-201's table, `../shared/data/nb201/nb201.csv`, ranked by a CIFAR-10 column) or
+/// zero-cost proxy scores (the CSV of `nascent proxies --out`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarmStartSettings {
+    /// The score file: a CSV with an `arch` (or `arch_str`) column and numeric columns.
+    pub scores: PathBuf,
+    /// The column that ranks them, higher first (several joined by `+`: the sum of ranks).
+    pub column: String,
+    /// How many of the best are the first trials.
+    #[serde(default = "default_warm_k")]
+    pub k: usize,
+}
+
+fn default_warm_k() -> usize {
+    8
+}
+
+impl WarmStartSettings {
+    fn check(&self) -> Result<()> {
+        if self.k == 0 || self.k > 10_000 {
+            return Err(invalid(
+                "warm_start.k",
+                format!("must be 1 to 10000, not {}", self.k),
+            ));
+        }
+        if self.column.trim().is_empty() {
+            return Err(invalid(
+                "warm_start.column",
+                "must name a column of the score file",
+            ));
+        }
+        if self.scores.as_os_str().is_empty() {
+            return Err(invalid(
+                "warm_start.scores",
+                "must be the path of a CSV file",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A whole study file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -343,6 +387,9 @@ pub struct StudySettings {
     /// The strategy and its settings (`kind = "evolution"`, `population = 8`, ...).
     #[serde(default = "default_strategy")]
     pub strategy: StrategyConfig,
+    /// The architectures tried first (a transfer prior); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_start: Option<WarmStartSettings>,
     /// How trials are scored (`kind = "low_fidelity"`, `"train"`, `"surrogate"`, `"proxy"`).
     #[serde(default)]
     pub evaluator: EvaluatorSettings,
@@ -383,6 +430,7 @@ impl Default for StudySettings {
             out: default_out(),
             space: SpaceSettings::default(),
             strategy: default_strategy(),
+            warm_start: None,
             evaluator: EvaluatorSettings::default(),
             data: DataSettings::default(),
             train: TrainSettings::default(),
@@ -535,6 +583,9 @@ impl StudySettings {
             (None, _) => {}
         }
         self.strategy.check()?;
+        if let Some(w) = &self.warm_start {
+            w.check()?;
+        }
         self.fidelity.check("fidelity")?;
         self.pruner.check("pruner")?;
         self.check_evaluator(catalog)?;
