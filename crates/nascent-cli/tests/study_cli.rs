@@ -675,6 +675,32 @@ fn r10_joint_space_studies_search_recipes_and_refuse_what_cannot_fit() {
     );
 }
 
+/// Writes `DIR/NAME.toml`: an NB201 study of the small dataset in `DIR/data` (written when
+/// missing) stored in `DIR/NAME.db`, output in `DIR/NAME-out`, with `rest` (TOML) appended.
+fn nb201_study(dir: &Path, name: &str, rest: &str) -> PathBuf {
+    let data = dir.join("data");
+    if !data.exists() {
+        write_dataset(&data, 12);
+    }
+    let file = dir.join(format!("{name}.toml"));
+    let head = format!(
+        "name = \"{name}\"\nstorage = \"sqlite://{db}\"\nout = \"{out}\"\nseed = 3\n\n\
+         [space]\nkind = \"nb201\"\n\n[data]\nname = \"{data}\"\n\n[train]\nthreads = 1\n\n",
+        db = dir.join(format!("{name}.db")).display(),
+        out = dir.join(format!("{name}-out")).display(),
+        data = data.display(),
+    );
+    std::fs::write(&file, head + rest).unwrap();
+    file
+}
+
+/// The trials of study `name` in `DIR/NAME.db`, in order.
+fn study_trials(dir: &Path, name: &str) -> Vec<TrialRecord> {
+    let mut t = joint_trials(dir, name);
+    t.sort_by_key(|t| t.number);
+    t
+}
+
 /// Issue 10: a study whose trials train nothing (zero-cost proxies) used to retrain for a
 /// fixed 10 epochs whatever the time left (the MeCo candidate used 23.9 of its 30 minutes).
 /// The final configuration's speed is now measured on this machine first, and the epochs fill
@@ -683,21 +709,10 @@ fn r10_joint_space_studies_search_recipes_and_refuse_what_cannot_fit() {
 fn r10_a_proxy_study_times_its_final_configuration_and_fills_the_time_left() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let data = dir.join("data");
-    write_dataset(&data, 12);
-    let file = dir.join("proxy.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"name = "proxy"
-storage = "sqlite://{db}"
-out = "{out}"
-seed = 3
-
-[space]
-kind = "nb201"
-
-[strategy]
+    let file = nb201_study(
+        dir,
+        "proxy",
+        r#"[strategy]
 kind = "random"
 
 [evaluator]
@@ -708,12 +723,6 @@ batch = 32
 [[objectives]]
 metric = "meco"
 direction = "maximize"
-
-[data]
-name = "{data}"
-
-[train]
-threads = 1
 
 [fidelity]
 cells = 1
@@ -729,12 +738,7 @@ cells = 1
 max_epochs = 40
 export = false
 "#,
-            db = dir.join("proxy.db").display(),
-            out = dir.join("proxy-out").display(),
-            data = data.display(),
-        ),
-    )
-    .unwrap();
+    );
     let out = run(&["-v", "search", file.to_str().unwrap()], dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -760,8 +764,6 @@ export = false
 fn r10_a_warm_start_prior_gives_the_first_trials() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let data = dir.join("data");
-    write_dataset(&data, 12);
     let cells = [
         (
             "|avg_pool_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
@@ -786,31 +788,17 @@ fn r10_a_warm_start_prior_gives_the_first_trials() {
     }
     let scores = dir.join("table.csv");
     std::fs::write(&scores, csv).unwrap();
-    let file = dir.join("warm.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"name = "warm"
-storage = "sqlite://{db}"
-out = "{out}"
-seed = 2
-
-[space]
-kind = "nb201"
-
-[strategy]
+    let file = nb201_study(
+        dir,
+        "warm",
+        &format!(
+            r#"[strategy]
 kind = "random"
 
 [warm_start]
-scores = "{scores}"
+scores = "{}"
 column = "cifar10_test_200ep"
 k = 2
-
-[data]
-name = "{data}"
-
-[train]
-threads = 1
 
 [fidelity]
 epochs = 1
@@ -823,13 +811,9 @@ trials = 4
 [retrain]
 enabled = false
 "#,
-            db = dir.join("warm.db").display(),
-            out = dir.join("warm-out").display(),
-            scores = scores.display(),
-            data = data.display(),
+            scores.display()
         ),
-    )
-    .unwrap();
+    );
     let f = file.to_str().unwrap();
     let dry = run(&["search", f, "--dry-run"], dir);
     let text = String::from_utf8_lossy(&dry.stdout);
@@ -859,10 +843,7 @@ enabled = false
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let s = nascent_store::open(&format!("sqlite://{}", dir.join("warm.db").display())).unwrap();
-    let st = s.study("warm").unwrap();
-    let mut trials = s.trials(st.id, 0).unwrap();
-    trials.sort_by_key(|t| t.number);
+    let trials = study_trials(dir, "warm");
     assert_eq!(trials.len(), 4);
     assert_eq!(trials[0].arch, cells[1].0, "the best-scored cell first");
     assert_eq!(trials[1].arch, cells[3].0, "then the second best");
