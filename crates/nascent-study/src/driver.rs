@@ -557,17 +557,26 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
 fn warm_start_archs<S: SearchSpace>(space: &S, w: &WarmStartSettings) -> Result<Vec<S::Arch>> {
     let file = nascent_strategy::ScoreFile::load(&w.scores)
         .map_err(|e| Error::config("warm_start.scores", e.to_string()))?;
-    file.ranking(&w.column)
+    let order = file
+        .ranking(&w.column)
         .map_err(|e| Error::config("warm_start.column", e.to_string()))?;
-    file.ranked_archs(space, &w.column).map_err(|e| {
-        Error::config(
-            "warm_start.scores",
-            format!(
-                "holds an architecture of another space than `{}`: {e}",
-                space.name()
-            ),
-        )
-    })
+    order
+        .into_iter()
+        .map(|i| {
+            let arch = &file.archs()[i];
+            space.parse(arch).map_err(|e| {
+                Error::config(
+                    "warm_start.scores",
+                    format!(
+                        "{} line {}: `{arch}` is not an architecture of the `{}` space: {e}",
+                        w.scores.display(),
+                        i + 2,
+                        space.name()
+                    ),
+                )
+            })
+        })
+        .collect()
 }
 
 /// The settings stored with a study (so a study resumes from its storage and name alone).
