@@ -823,14 +823,19 @@ mod tests {
         t
     }
 
-    #[test]
-    fn retraining_epochs_come_from_the_measured_training_speed() {
-        let s = config();
-        let data = DataInfo {
+    /// Fashion-MNIST's training split less a tenth for validation.
+    fn fashion_mnist_splits() -> DataInfo {
+        DataInfo {
             train: 54_000,
             val: 6_000,
             ..DataInfo::default()
-        };
+        }
+    }
+
+    #[test]
+    fn retraining_epochs_come_from_the_measured_training_speed() {
+        let s = config();
+        let data = fashion_mnist_splits();
         // A quarter-data epoch that trained at 1,800 images/s and took 10 s with validation:
         // a full epoch is 30 s of training plus the validation pass, not 40 s.
         let best = trial(
@@ -855,11 +860,7 @@ mod tests {
     #[test]
     fn a_measured_final_configuration_sizes_the_retraining_without_scaling() {
         let s = config();
-        let data = DataInfo {
-            train: 54_000,
-            val: 6_000,
-            ..DataInfo::default()
-        };
+        let data = fashion_mnist_splits();
         // Trials of a proxy study train nothing: without a measurement the retraining falls
         // back on at most 10 epochs whatever the time left.
         let proxy = trial(0, &[("meco", 12.0)]);
