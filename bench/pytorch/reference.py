@@ -222,6 +222,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none",
                    help="autocast the forward pass to bfloat16 or float16 (float16 with a GradScaler)")
+    p.add_argument("--memory-format", choices=["contiguous", "channels_last"], default="contiguous",
+                   help="channels_last: weights and batches in NHWC order (torch.channels_last)")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -232,11 +234,14 @@ def main():
     else:
         net = DartsNet(a.in_channels, a.channels, a.cells, a.classes)
     net = net.to(dev)
+    fmt = torch.channels_last if a.memory_format == "channels_last" else torch.contiguous_format
+    net = net.to(memory_format=fmt)
     params = sum(t.numel() for t in net.parameters() if t.requires_grad)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
     shape = (a.batch, a.in_channels, a.resolution, a.resolution)
     batches = [
-        (torch.randn(shape, device=dev), torch.randint(0, a.classes, (a.batch,), device=dev))
+        (torch.randn(shape, device=dev).contiguous(memory_format=fmt),
+         torch.randint(0, a.classes, (a.batch,), device=dev))
         for _ in range(4)
     ]
 
@@ -285,7 +290,7 @@ def main():
     train_s = time.perf_counter() - t0
 
     net.eval()
-    x1 = torch.randn((1,) + shape[1:], device=dev)
+    x1 = torch.randn((1,) + shape[1:], device=dev).contiguous(memory_format=fmt)
     times = []
     with torch.no_grad():
         for _ in range(5):

@@ -5,7 +5,7 @@
 //! bench/pytorch/run.sh [--net nb201|darts|both] [--batch 64] [--steps 10] [--rounds 3]
 //!                      [--threads 2] [--device cpu|cuda] [--json FILE]
 //!                      [--python PY] [--reference bench/pytorch/reference.py] [--prefetch 2]
-//!                      [--amp none|bf16|fp16]
+//!                      [--amp none|bf16|fp16] [--layout default|contiguous|channels-last]
 //! ```
 //!
 //! Networks: the NAS-Bench-201 network with the all-`nor_conv_3x3` cell (N = 5 cells a stage,
@@ -18,6 +18,11 @@
 //! data loader on in-memory data of the same shape, so the data-loading cost is counted
 //! against nascent only. Each side runs `--rounds` times, alternating, and the best round of
 //! each is compared (the machine may be shared); the ratios are nascent / PyTorch.
+//!
+//! `--layout`: `default` runs each side as it runs by default (nascent keeps weights and
+//! batches channels-last, [`TrainConfig::channels_last`]; the PyTorch script keeps PyTorch's
+//! contiguous NCHW, as most training scripts do); `contiguous` runs both in NCHW,
+//! `channels-last` both in NHWC (`model.to(memory_format=torch.channels_last)` in PyTorch).
 //!
 //! `--amp bf16` trains both in bfloat16 autocast (`torch.autocast` in PyTorch, the trainer's
 //! [`AmpDtype::BFloat16`] in nascent); `--amp fp16` in float16 with loss scaling (CUDA only).
@@ -50,6 +55,7 @@ struct Opts {
     latency_runs: usize,
     prefetch: usize,
     amp: String,
+    layout: String,
     python: Option<String>,
     reference: String,
     json: Option<PathBuf>,
@@ -92,6 +98,7 @@ fn parse_args() -> Opts {
         latency_runs: 30,
         prefetch: 2,
         amp: "none".into(),
+        layout: "default".into(),
         python: std::env::var("NASCENT_BENCH_PYTHON").ok(),
         reference: concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -148,6 +155,13 @@ fn parse_args() -> Opts {
                     std::process::exit(1)
                 }
                 o.amp = v
+            }
+            "--layout" => {
+                if !["default", "contiguous", "channels-last"].contains(&v.as_str()) {
+                    eprintln!("--layout: default, contiguous or channels-last");
+                    std::process::exit(1)
+                }
+                o.layout = v
             }
             "--python" => o.python = Some(v),
             "--reference" => o.reference = v,
@@ -207,6 +221,12 @@ fn run_pytorch(o: &Opts, py: &str, net: Net) -> Measure {
             &o.device,
             "--amp",
             &o.amp,
+            "--memory-format",
+            if o.layout == "channels-last" {
+                "channels_last"
+            } else {
+                "contiguous"
+            },
         ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {py}: {e}"));
@@ -309,6 +329,7 @@ fn run_nascent(o: &Opts, net: Net, device: Device) -> Measure {
             AmpDtype::BFloat16
         },
         evaluate_test: false,
+        channels_last: o.layout != "contiguous",
         ..TrainConfig::default()
     };
     let trainer = Trainer::new(cfg).expect("config");
@@ -367,8 +388,8 @@ fn main() {
     };
     let py = python(&o);
     eprintln!(
-        "vs_pytorch: batch {}, {} steps, {} threads, device {}, amp {}, {} rounds, python {py}",
-        o.batch, o.steps, o.threads, o.device, o.amp, o.rounds
+        "vs_pytorch: batch {}, {} steps, {} threads, device {}, amp {}, layout {}, {} rounds, python {py}",
+        o.batch, o.steps, o.threads, o.device, o.amp, o.layout, o.rounds
     );
     let load_start = load_average();
     eprintln!("load average at the start: {load_start:?}");
@@ -454,7 +475,7 @@ fn main() {
     if let Some(path) = &o.json {
         let v = serde_json::json!({
             "batch": o.batch, "steps": o.steps, "threads": o.threads, "device": o.device,
-            "amp": o.amp, "rounds": o.rounds, "results": json_rows,
+            "amp": o.amp, "layout": o.layout, "rounds": o.rounds, "results": json_rows,
             "load_average_start": load_start, "load_average_end": load_end,
         });
         if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()) {

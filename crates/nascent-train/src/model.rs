@@ -103,6 +103,30 @@ impl Model {
         self.vs.device()
     }
 
+    /// Gives every 4-D weight channels-last strides (the NHWC order in memory, the NCHW
+    /// shape unchanged), the layout oneDNN's and cuDNN's fastest convolutions take; what the
+    /// weights hold, their names and the optimizer's view of them do not change. Call
+    /// before creating optimizer state. Convolutions then return channels-last activations
+    /// whatever the input's layout.
+    pub fn to_channels_last(&mut self) {
+        tch::no_grad(|| {
+            for (_, mut v) in self.vs.variables() {
+                if v.dim() == 4 && !is_channels_last(&v) {
+                    let nhwc = channels_last(&v);
+                    v.set_data(&nhwc);
+                }
+            }
+        });
+    }
+
+    /// Whether the weights are channels-last (see [`Model::to_channels_last`]): the model
+    /// has 4-D weights and all of them are.
+    pub fn is_channels_last(&self) -> bool {
+        let vars = self.vs.trainable_variables();
+        let mut four = vars.iter().filter(|v| v.dim() == 4).peekable();
+        four.peek().is_some() && four.all(is_channels_last)
+    }
+
     /// Number of trainable parameters.
     pub fn num_params(&self) -> i64 {
         self.vs
@@ -111,4 +135,27 @@ impl Model {
             .map(|t| t.numel() as i64)
             .sum()
     }
+}
+
+/// `t` (4-D, NCHW shape) with channels-last strides: the same values and shape, stored in
+/// NHWC order (what `Tensor.contiguous(memory_format=torch.channels_last)` gives). Other
+/// tensors come back as they are.
+pub fn channels_last(t: &Tensor) -> Tensor {
+    if t.dim() == 4 {
+        t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
+    } else {
+        t.shallow_clone()
+    }
+}
+
+/// Whether a 4-D tensor has channels-last strides (the strides of dimensions of size 1, which
+/// say nothing, are not compared).
+pub fn is_channels_last(t: &Tensor) -> bool {
+    let (size, stride) = (t.size(), t.stride());
+    if size.len() != 4 {
+        return false;
+    }
+    let (c, h, w) = (size[1], size[2], size[3]);
+    let nhwc = [h * w * c, 1, w * c, c];
+    (0..4).all(|d| size[d] == 1 || stride[d] == nhwc[d])
 }

@@ -197,6 +197,12 @@ pub struct TrainConfig {
     pub checkpoint: Option<PathBuf>,
     /// Resume from `checkpoint` when it exists.
     pub resume: bool,
+    /// Keep weights and batches in channels-last memory (NHWC order; see
+    /// [`Model::to_channels_last`]): on a CPU, oneDNN's convolutions run faster on it
+    /// (measured on this project's 2-core CPU: about 1.2x to 1.4x a training step); on a GPU
+    /// it applies with mixed precision only (tensor cores take NHWC; float32 convolutions keep
+    /// NCHW).
+    pub channels_last: bool,
 }
 
 impl Default for TrainConfig {
@@ -223,6 +229,7 @@ impl Default for TrainConfig {
             evaluate_test: true,
             checkpoint: None,
             resume: false,
+            channels_last: true,
         }
     }
 }
@@ -508,6 +515,10 @@ impl Trainer {
         )
         .pin_memory(device);
         let spe = loader.len();
+        let channels_last = cfg.channels_last && (!device.is_cuda() || amp);
+        if channels_last {
+            model.to_channels_last();
+        }
         let mut opt = OptimizerState::new(model, cfg.optimizer.clone());
         let mut scaler = LossScaler::new(amp && cfg.amp_dtype == AmpDtype::Float16);
         let mut first_epoch = 0u32;
@@ -547,7 +558,7 @@ impl Trainer {
             for (b, batch) in loader.epoch(epoch as u64).enumerate() {
                 let step = epoch as usize * spe + b;
                 lr = cfg.lr_at(step, spe);
-                let xs = prepare(&batch.images, device, cfg.resolution);
+                let xs = prepare(&batch.images, device, cfg.resolution, channels_last);
                 let ys = to_device(&batch.labels, device);
                 let out = native::autocast(device, cfg.amp_dtype.kind(), amp, || {
                     model.net.forward(&xs, true)
@@ -693,14 +704,20 @@ fn to_device(t: &Tensor, device: Device) -> Tensor {
     }
 }
 
-/// Moves a batch to `device` and resizes it to `resolution` (bilinear) when that differs.
-fn prepare(images: &Tensor, device: Device, resolution: Option<i64>) -> Tensor {
+/// Moves a batch to `device`, resizes it to `resolution` (bilinear) when that differs, and
+/// gives it channels-last strides when asked.
+fn prepare(images: &Tensor, device: Device, resolution: Option<i64>, nhwc: bool) -> Tensor {
     let xs = to_device(images, device);
-    match resolution {
+    let xs = match resolution {
         Some(r) if xs.size()[2] != r || xs.size()[3] != r => {
             xs.upsample_bilinear2d([r, r], false, None::<f64>, None::<f64>)
         }
         _ => xs,
+    };
+    if nhwc && xs.size()[1] > 1 {
+        crate::model::channels_last(&xs)
+    } else {
+        xs
     }
 }
 
@@ -728,10 +745,11 @@ pub fn accuracy(
     )
     .pin_memory(model.device());
     let device = model.device();
+    let nhwc = model.is_channels_last();
     tch::no_grad(|| {
         let mut correct = Tensor::zeros([], (Kind::Int64, device));
         for batch in loader.epoch(0) {
-            let xs = prepare(&batch.images, device, resolution);
+            let xs = prepare(&batch.images, device, resolution, nhwc);
             let ys = to_device(&batch.labels, device);
             let logits = model.net.forward(&xs, false).logits;
             correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
@@ -1183,6 +1201,61 @@ mod tests {
         vars.iter()
             .flat_map(|(_, t)| Vec::<f32>::try_from(t.flatten(0, -1)).unwrap())
             .collect()
+    }
+
+    fn grads(m: &Model) -> Vec<(String, Tensor)> {
+        let mut vars: Vec<(String, Tensor)> = m.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        vars.into_iter().map(|(n, t)| (n, t.grad())).collect()
+    }
+
+    #[test]
+    fn channels_last_weights_give_the_same_logits_gradients_step_and_saved_file() {
+        tch::set_num_threads(1);
+        let a = small_nb201(5);
+        let mut b = small_nb201(5);
+        b.to_channels_last();
+        assert!(!a.is_channels_last());
+        assert!(b.is_channels_last());
+        assert_eq!(flat_params(&a), flat_params(&b), "the values do not move");
+        let (x, y) = &batches()[0];
+        let xb = crate::model::channels_last(x);
+        assert!(crate::model::is_channels_last(&xb) && !crate::model::is_channels_last(x));
+        let (la, lb) = (loss_of(&a, x, y), loss_of(&b, &xb, y));
+        assert!((la.double_value(&[]) - lb.double_value(&[])).abs() < 1e-5);
+        la.backward();
+        lb.backward();
+        for ((n, ga), (_, gb)) in grads(&a).iter().zip(&grads(&b)) {
+            if !ga.defined() {
+                assert!(!gb.defined(), "{n}");
+                continue;
+            }
+            assert!(ga.allclose(gb, 1e-4, 1e-6, false), "gradient of {n}");
+            if gb.dim() == 4 {
+                assert!(
+                    crate::model::is_channels_last(gb),
+                    "{n}'s gradient keeps the layout"
+                );
+            }
+        }
+        // One step of the multi-tensor optimizer lands on the same weights.
+        let mut oa = OptimizerState::new(&a, Optimizer::sgd_nesterov());
+        let mut ob = OptimizerState::new(&b, Optimizer::sgd_nesterov());
+        oa.step(0.1).unwrap();
+        ob.step(0.1).unwrap();
+        for (wa, wb) in flat_params(&a).iter().zip(flat_params(&b)) {
+            assert!((wa - wb).abs() < 1e-5, "{wa} against {wb}");
+        }
+        // The saved file holds the values in the usual layout: a contiguous model loads them.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w.safetensors");
+        crate::export::save_weights(&b, &file).unwrap();
+        let c = small_nb201(6);
+        crate::export::load_weights(&c, &file).unwrap();
+        assert!(!c.is_channels_last());
+        assert_eq!(flat_params(&c), flat_params(&b));
+        let (lc, lb) = tch::no_grad(|| (c.forward(x, false), b.forward(&xb, false)));
+        assert!(lc.allclose(&lb, 1e-4, 1e-5, false));
     }
 
     #[test]

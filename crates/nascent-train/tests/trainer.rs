@@ -89,6 +89,40 @@ fn learns_and_is_deterministic_given_the_seed() {
 }
 
 #[test]
+fn training_keeps_channels_last_weights_by_default_and_can_keep_the_usual_layout() {
+    let _lock = torch_lock();
+    let Some(data) = small_fashion(100, 0.2, 1) else {
+        return;
+    };
+    let run = |channels_last: bool| {
+        let t = Trainer::new(TrainConfig {
+            seed: 3,
+            channels_last,
+            ..quick(2)
+        })
+        .unwrap();
+        t.seed_torch();
+        let mut m = Model::new(&TinyBuilder::default(), &TinyArch(1), spec(), Device::Cpu).unwrap();
+        let r = t
+            .fit(
+                &mut m,
+                &data,
+                &mut RecordingReporter::default(),
+                &mut NoObserver,
+            )
+            .unwrap();
+        (m.is_channels_last(), r.test_accuracy.unwrap())
+    };
+    assert!(TrainConfig::default().channels_last);
+    let (nhwc, acc_nhwc) = run(true);
+    let (nchw, acc_nchw) = run(false);
+    assert!(nhwc && !nchw);
+    // Same seed, same data: the layouts differ in the order of floating-point sums only.
+    assert!(acc_nhwc > 50.0 && acc_nchw > 50.0, "{acc_nhwc} {acc_nchw}");
+    assert!((acc_nhwc - acc_nchw).abs() < 5.0, "{acc_nhwc} {acc_nchw}");
+}
+
+#[test]
 fn every_optimizer_and_schedule_trains() {
     let _lock = torch_lock();
     let Some(data) = small_fashion(30, 0.0, 2) else {
