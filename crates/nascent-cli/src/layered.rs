@@ -6,10 +6,15 @@ use anyhow::{Context, Result, anyhow, bail};
 use nascent_study::StudySettings;
 use std::path::Path;
 
+/// The default study, what `nascent search` runs without a file: synflow ranks every NB201
+/// cell, the best is retrained at 16 channels for the time left (the file says why).
+pub const DEFAULT_STUDY: &str = include_str!("default_study.toml");
+
 /// Settings file plus overrides, merged as TOML before typed parsing.
 ///
 /// A table written in the study file is taken as written (its missing fields take their
-/// type's defaults); a table it leaves out is the default study's. Overrides (`--set`, the
+/// type's defaults); a table it leaves out takes the base settings ([`StudySettings`]'s
+/// defaults). Without a file, [`DEFAULT_STUDY`] is the file. Overrides (`--set`, the
 /// environment) then change single fields and keep the rest of their table: `--set
 /// fidelity.data_fraction=0.05` keeps the default `epochs = 1` and `cells = 1`. An override
 /// of a table's `kind` (`--set strategy.kind=random`) starts that table afresh.
@@ -32,7 +37,7 @@ impl Layered {
                     .with_context(|| format!("cannot read study file {}", path.display()))?;
                 Self::from_text(&text, &path.display().to_string(), env, sets)
             }
-            None => Self::from_text("", "the default study", env, sets),
+            None => Self::from_text(DEFAULT_STUDY, "the default study", env, sets),
         }
     }
 
@@ -178,7 +183,34 @@ mod tests {
 
     fn with(sets: &[&str]) -> StudySettings {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        Layered::load(None, &[], &sets).unwrap().parse().unwrap()
+        Layered::from_text("", "no file", &[], &sets)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// Issue 10: without a file, `nascent search` runs the default study, which ranks cells
+    /// by synflow and retrains the best at 16 channels, one cell per stage, for 27 minutes;
+    /// it passes the checks and `--set` changes it like a file.
+    #[test]
+    fn r10_the_default_study_ranks_by_synflow_and_retrains_at_16_channels() {
+        let s: StudySettings = Layered::load(None, &[], &[]).unwrap().parse().unwrap();
+        let EvaluatorSettings::Proxy(p) = &s.evaluator else {
+            panic!("{:?}", s.evaluator)
+        };
+        assert_eq!(p.proxies, ["synflow"]);
+        assert_eq!(s.objectives.len(), 1);
+        assert_eq!(s.objectives[0].metric, "synflow");
+        assert_eq!(s.strategy.kind().to_string(), "random");
+        assert_eq!((s.fidelity.channels, s.fidelity.cells), (Some(16), Some(1)));
+        assert_eq!((s.retrain.channels, s.retrain.cells), (Some(16), Some(1)));
+        assert_eq!(s.retrain.minutes, 27.0);
+        assert_eq!(s.budget.minutes, Some(30.0));
+        assert_eq!(s.data.name, StudySettings::default().data.name);
+        let sets = vec!["retrain.minutes=20".to_string()];
+        let s: StudySettings = Layered::load(None, &[], &sets).unwrap().parse().unwrap();
+        assert_eq!(s.retrain.minutes, 20.0);
+        assert_eq!(s.retrain.channels, Some(16));
     }
 
     /// Issue 9: overriding one field keeps the rest of its table, for every table with

@@ -172,6 +172,81 @@ export = false
     assert_eq!(json.as_array().unwrap().len(), 4);
 }
 
+/// Issue 10: the random arm of a study ranked by a zero-cost proxy is random search that
+/// trains what it samples (random sampling ranked by the same proxy would be the study itself),
+/// retrained as the study retrains.
+#[test]
+fn the_random_arm_of_a_proxy_study_trains_its_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_dataset(&data, 12);
+    let file = dir.path().join("proxy.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "proxy"
+[space]
+kind = "nb201"
+[strategy]
+kind = "random"
+[evaluator]
+kind = "proxy"
+proxies = ["synflow"]
+batch = 8
+[[objectives]]
+metric = "synflow"
+direction = "maximize"
+[data]
+name = "{}"
+[train]
+batch_size = 32
+threads = 1
+[fidelity]
+cells = 1
+channels = 4
+[budget]
+minutes = 0.25
+trials = 3
+[retrain]
+minutes = 0.1
+epochs = 1
+channels = 4
+cells = 1
+export = false
+"#,
+            data.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("cmp");
+    let r = nascent(
+        &[
+            "compare",
+            file.to_str().unwrap(),
+            "--arm",
+            "study,random",
+            "--seeds",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let runs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let evaluator = |arm: &str| {
+        let run = runs.iter().find(|r| r["arm"] == arm).unwrap();
+        assert_eq!(run["notes"]["strategy"], "random", "{run}");
+        run["notes"]["evaluator"].as_str().unwrap().to_string()
+    };
+    assert_eq!(evaluator("study"), "proxy");
+    assert_eq!(evaluator("random"), "low_fidelity");
+}
+
 #[test]
 fn compare_errors_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();

@@ -607,6 +607,36 @@ fn joint_field(arch: &str, key: &str) -> String {
 /// `--dry-run` shows `[space.joint]` with every value, bad values name their field, each trial
 /// carries its own recipe, and a study where no configuration's retraining can fit is refused
 /// before any trial (which configurations fit is `nascent_train::recipe`'s unit test).
+/// Issue 10: without a file, `nascent search` runs the default study: synflow ranks the NB201
+/// cells, the best is retrained at 16 channels; `--dry-run` shows it whole and it passes the
+/// study's checks.
+#[test]
+fn r10_the_default_study_is_shown_by_dry_run_and_ranks_by_synflow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&["search", "--dry-run"], tmp.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "kind = \"proxy\"",
+        "proxies = [\"synflow\"]",
+        "metric = \"synflow\"",
+        "minutes = 27.0",
+        "channels = 16",
+        "name = \"fashion-mnist\"",
+    ] {
+        assert!(text.contains(line), "--dry-run lacks `{line}`:\n{text}");
+    }
+    assert!(
+        !tmp.path().join("nascent.db").exists(),
+        "a dry run creates nothing"
+    );
+}
+
 #[test]
 fn r10_joint_space_studies_search_recipes_and_refuse_what_cannot_fit() {
     let tmp = tempfile::tempdir().unwrap();

@@ -13,7 +13,7 @@ use nascent_core::{Budget, NoReporter};
 use nascent_report::compare::{ArmRun, append_run, chart, read_runs, summarize, table};
 use nascent_space::Nb201Arch;
 use nascent_strategy::{StrategyConfig, StrategyKind};
-use nascent_study::{Backend, FinalModel, StudySettings};
+use nascent_study::{Backend, EvaluatorSettings, FinalModel, StudySettings};
 use nascent_train::evaluate::TrainEvaluator;
 use nascent_train::study::{load_data, train_config};
 use nascent_train::trainer::NoObserver;
@@ -219,6 +219,16 @@ fn study_arm(base: &StudySettings, random: bool, seed: u64, out: &Path) -> Resul
     s.out = dir.clone();
     if random {
         s.strategy = StrategyConfig::default_for(StrategyKind::Random);
+        if matches!(s.evaluator, EvaluatorSettings::Proxy(_)) {
+            // Random sampling ranked by the same proxy is the study itself: the baseline a
+            // user knows is random search that trains each sampled cell briefly (the base
+            // settings' low fidelity) and retrains the best exactly as the study does.
+            let plain = StudySettings::default();
+            s.evaluator = plain.evaluator;
+            s.objectives = plain.objectives;
+            s.fidelity = plain.fidelity;
+            s.pruner = plain.pruner;
+        }
     }
     let strategy = s.strategy.kind().to_string();
     eprintln!(
@@ -246,6 +256,7 @@ fn study_arm(base: &StudySettings, random: bool, seed: u64, out: &Path) -> Resul
     })?;
     let mut notes = BTreeMap::new();
     notes.insert("strategy".into(), strategy.into());
+    notes.insert("evaluator".into(), s.evaluator.kind().into());
     notes.insert("epochs".into(), fm.epochs.into());
     notes.insert("retrain_seconds".into(), fm.seconds.into());
     Ok(ArmRun {
