@@ -380,3 +380,53 @@ fn issue12_settings_are_rows_not_json() {
     assert!(html.contains("<tr><th>seed</th><td>7</td></tr>"));
     assert!(!html.contains("{&quot;kind&quot;"));
 }
+
+/// Issue 10: the default study ranks all 15,625 NB201 cells by a proxy; its report drew a
+/// point and listed a row for each (11 MB). The scatter keeps the best 200 and an even sample
+/// (2,000 points), the table the best 1,000, and both say so.
+#[test]
+fn a_study_of_thousands_of_trials_draws_a_sample_and_lists_the_best() {
+    let mut r = Report::new(
+        "proxy",
+        "nb201",
+        "random",
+        vec![Objective::maximize("synflow")],
+    );
+    let n = 15_625u64;
+    for i in 0..n {
+        let mut t = TrialRow::new(i, format!("arch{i}"), TrialState::Complete);
+        // Scattered values; trial 7777 is the best.
+        let v = if i == 7777 {
+            1e9
+        } else {
+            ((i * 7919) % n) as f64
+        };
+        t.metrics.insert("synflow".into(), v);
+        r.trials.push(t);
+    }
+    let html = r.to_html();
+    assert!(html.len() < 2_000_000, "{} bytes", html.len());
+    let progress = section(&html, "progress").unwrap();
+    let scatter = checked_svgs(progress)
+        .into_iter()
+        .find(|s| s.contains("of every trial"))
+        .unwrap();
+    let doc = roxmltree::Document::parse(scatter).unwrap();
+    let points = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("path") && n.attribute("class") == Some("point"))
+        .count();
+    assert!((1900..=2000).contains(&points), "{points} points");
+    assert!(
+        scatter.contains("trial 7777: arch7777"),
+        "the best is drawn"
+    );
+    assert!(progress.contains("of the 15625 trials (the best 200"));
+    let trials = section(&html, "trials").unwrap();
+    let rows = trials.matches("<tr").count() - 1;
+    assert_eq!(rows, 1000);
+    assert!(trials.contains(">arch7777<"));
+    assert!(trials.contains("15625 trials; the table lists 1000, the best by synflow"));
+    // The worst trial (value 0: trial 0) is not listed.
+    assert!(!trials.contains(">arch0<"));
+}

@@ -7,7 +7,7 @@ use crate::plot::{
     BarChart, BarGroup, LineChart, Orientation, ParetoFront, PointGroup, ScatterChart,
     ScatterPoint, Series, escape, format_value,
 };
-use nascent_core::{Objective, TrialState};
+use nascent_core::{Direction, Objective, TrialState};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::path::Path;
@@ -492,6 +492,9 @@ fn progress(out: &mut String, r: &Report) {
         &chart.to_svg(),
         "The best value among completed trials, by trial number.",
     );
+    // A study of thousands of trials (a proxy ranking the whole space) would draw a point, with
+    // its tooltip, for each: the chart keeps the best and an even sample of the rest.
+    let shown = scatter_sample(r, obj);
     let mut groups = Vec::new();
     for (state, name) in [
         (TrialState::Complete, "complete"),
@@ -501,6 +504,7 @@ fn progress(out: &mut String, r: &Report) {
             .trials
             .iter()
             .filter(|t| t.state == state)
+            .filter(|t| shown.as_ref().is_none_or(|s| s.contains(&t.number)))
             .filter_map(|t| {
                 Some(ScatterPoint::labelled(
                     t.number as f64,
@@ -525,12 +529,57 @@ fn progress(out: &mut String, r: &Report) {
         log_x: false,
         log_y: false,
     };
-    figure(
-        out,
-        &chart.to_svg(),
-        "Each point is one trial; hover a point for its architecture.",
-    );
+    let caption = match &shown {
+        None => "Each point is one trial; hover a point for its architecture.".to_string(),
+        Some(s) => format!(
+            "{} of the {} trials (the best {SCATTER_BEST} and an even sample of the rest); \
+             hover a point for its architecture.",
+            s.len(),
+            r.trials.len()
+        ),
+    };
+    figure(out, &chart.to_svg(), &caption);
     out.push_str("</div></section>");
+}
+
+/// Most trials the report draws one by one (chart points) or lists (table rows).
+const SCATTER_MAX: usize = 2000;
+/// Of those, the best by the first objective, always drawn.
+const SCATTER_BEST: usize = 200;
+/// Most rows of the report's trials table: the best by the first objective, then the rest.
+const TABLE_MAX: usize = 1000;
+
+/// The trial numbers the scatter of every trial draws when there are more than
+/// [`SCATTER_MAX`]: the best [`SCATTER_BEST`] and an even stride through the rest (by trial
+/// number); `None` draws them all.
+fn scatter_sample(r: &Report, obj: &Objective) -> Option<BTreeSet<u64>> {
+    if r.trials.len() <= SCATTER_MAX {
+        return None;
+    }
+    let mut valued: Vec<(&TrialRow, f64)> = r
+        .trials
+        .iter()
+        .filter_map(|t| Some((t, t.value(obj)?)))
+        .collect();
+    valued.sort_by(|a, b| match obj.direction {
+        Direction::Maximize => b.1.total_cmp(&a.1),
+        Direction::Minimize => a.1.total_cmp(&b.1),
+    });
+    let mut keep: BTreeSet<u64> = valued
+        .iter()
+        .take(SCATTER_BEST)
+        .map(|(t, _)| t.number)
+        .collect();
+    let mut rest: Vec<u64> = valued
+        .iter()
+        .skip(SCATTER_BEST)
+        .map(|(t, _)| t.number)
+        .collect();
+    rest.sort_unstable();
+    let room = SCATTER_MAX - keep.len();
+    let stride = rest.len().div_ceil(room.max(1)).max(1);
+    keep.extend(rest.into_iter().step_by(stride));
+    Some(keep)
 }
 
 fn objective_label(o: &Objective) -> String {
@@ -907,11 +956,40 @@ fn trials_table(out: &mut String, r: &Report, ranked: &[&TrialRow]) {
         out.push_str("<p class=\"note\">No trials yet.</p></section>");
         return;
     }
-    let _ = write!(
-        out,
-        "<p class=\"note\">{} trials; click a column header to sort.</p>",
-        r.trials.len()
-    );
+    // Thousands of rows make a page of megabytes: the best trials first, then the others, up
+    // to TABLE_MAX; the storage (or `nascent trials`, or the dashboard) holds them all.
+    let rows: Vec<&TrialRow> = if r.trials.len() <= TABLE_MAX {
+        r.trials.iter().collect()
+    } else {
+        let mut rows: Vec<&TrialRow> = ranked.iter().copied().take(TABLE_MAX).collect();
+        let listed: BTreeSet<u64> = rows.iter().map(|t| t.number).collect();
+        let room = TABLE_MAX.saturating_sub(rows.len());
+        rows.extend(
+            r.trials
+                .iter()
+                .filter(|t| !listed.contains(&t.number))
+                .take(room),
+        );
+        rows.sort_by_key(|t| t.number);
+        rows
+    };
+    if rows.len() < r.trials.len() {
+        let _ = write!(
+            out,
+            "<p class=\"note\">{} trials; the table lists {}, the best by {} (then others \
+             when fewer completed); <code>nascent trials</code> or <code>nascent dashboard</code> \
+             show them all. Click a column header to sort.</p>",
+            r.trials.len(),
+            rows.len(),
+            escape(r.objectives.first().map_or("rank", |o| o.metric.as_str()))
+        );
+    } else {
+        let _ = write!(
+            out,
+            "<p class=\"note\">{} trials; click a column header to sort.</p>",
+            r.trials.len()
+        );
+    }
     let objective_names: BTreeSet<&str> = r.objectives.iter().map(|o| o.metric.as_str()).collect();
     let other: BTreeSet<&str> = r
         .trials
@@ -943,7 +1021,7 @@ fn trials_table(out: &mut String, r: &Report, ranked: &[&TrialRow]) {
         }
         None => out.push_str("<td class=\"num\" data-v=\"\"></td>"),
     };
-    for t in &r.trials {
+    for t in rows {
         let class = if Some(t.number) == best {
             " class=\"best\""
         } else {
