@@ -3,7 +3,7 @@
 //! covers them all, the study's report shows the references, and bad arguments exit 1 naming
 //! the problem.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nascent");
@@ -54,6 +54,42 @@ fn write_dataset(dir: &Path, side: usize) {
     }
 }
 
+/// Writes the small dataset and a study file over it in `dir`: NB201 cells at 4 channels, one
+/// cell per stage, 3 trials or 15 seconds, one retraining epoch; `head` comes after `[space]`
+/// (strategy, evaluator, objectives), the other two go into `[fidelity]` and `[retrain]`.
+fn tiny_study(dir: &Path, name: &str, head: &str, fidelity: &str, retrain: &str) -> PathBuf {
+    let data = dir.join("data");
+    write_dataset(&data, 12);
+    let file = dir.join(format!("{name}.toml"));
+    let text = format!(
+        r#"name = "{name}"
+[space]
+kind = "nb201"
+{head}
+[data]
+name = "{}"
+[train]
+batch_size = 32
+threads = 1
+[fidelity]
+cells = 1
+channels = 4
+{fidelity}
+[budget]
+minutes = 0.25
+trials = 3
+[retrain]
+minutes = 0.1
+epochs = 1
+export = false
+{retrain}
+"#,
+        data.display()
+    );
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
 fn nascent(args: &[&str], cwd: &Path) -> Output {
     Command::new(BIN)
         .args(args)
@@ -65,40 +101,13 @@ fn nascent(args: &[&str], cwd: &Path) -> Output {
 #[test]
 fn compare_runs_every_arm_and_adds_to_the_results() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    write_dataset(&data, 12);
-    let file = dir.path().join("study.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"name = "tiny"
-[space]
-kind = "nb201"
-[strategy]
-kind = "evolution"
-population = 2
-sample_size = 1
-[data]
-name = "{}"
-[train]
-batch_size = 32
-threads = 1
-[fidelity]
-epochs = 1
-cells = 1
-channels = 4
-[budget]
-minutes = 0.25
-trials = 3
-[retrain]
-minutes = 0.1
-epochs = 1
-export = false
-"#,
-            data.display()
-        ),
-    )
-    .unwrap();
+    let file = tiny_study(
+        dir.path(),
+        "tiny",
+        "[strategy]\nkind = \"evolution\"\npopulation = 2\nsample_size = 1",
+        "epochs = 1",
+        "",
+    );
     let out = dir.path().join("cmp");
     let f = file.to_str().unwrap();
     let o = out.to_str().unwrap();
@@ -178,46 +187,14 @@ export = false
 #[test]
 fn the_random_arm_of_a_proxy_study_trains_its_trials() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    write_dataset(&data, 12);
-    let file = dir.path().join("proxy.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"name = "proxy"
-[space]
-kind = "nb201"
-[strategy]
-kind = "random"
-[evaluator]
-kind = "proxy"
-proxies = ["synflow"]
-batch = 8
-[[objectives]]
-metric = "synflow"
-direction = "maximize"
-[data]
-name = "{}"
-[train]
-batch_size = 32
-threads = 1
-[fidelity]
-cells = 1
-channels = 4
-[budget]
-minutes = 0.25
-trials = 3
-[retrain]
-minutes = 0.1
-epochs = 1
-channels = 4
-cells = 1
-export = false
-"#,
-            data.display()
-        ),
-    )
-    .unwrap();
+    let file = tiny_study(
+        dir.path(),
+        "proxy",
+        "[strategy]\nkind = \"random\"\n[evaluator]\nkind = \"proxy\"\nproxies = [\"synflow\"]\n\
+         batch = 8\n[[objectives]]\nmetric = \"synflow\"\ndirection = \"maximize\"",
+        "",
+        "channels = 4\ncells = 1",
+    );
     let out = dir.path().join("cmp");
     let r = nascent(
         &[

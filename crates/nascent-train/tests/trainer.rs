@@ -7,7 +7,7 @@ use common::{TinyArch, TinyBuilder, small_fashion, torch_lock};
 use nascent_core::{Budget, Control, Evaluator, Outcome, RecordingReporter, Reporter};
 use nascent_train::data::{Augment, DataSplits, Dataset, LoadedData, Samples};
 use nascent_train::evaluate::TrainEvaluator;
-use nascent_train::trainer::{NoObserver, Optimizer, TrainConfig, TrainEnd, Trainer};
+use nascent_train::trainer::{NoObserver, Optimizer, TrainConfig, TrainEnd, TrainReport, Trainer};
 use nascent_train::{Model, NetSpec};
 use std::sync::Arc;
 use tch::Device;
@@ -31,6 +31,22 @@ fn spec() -> NetSpec {
         channels: None,
         cells: None,
     }
+}
+
+/// Seeds torch from `cfg`, builds the tiny network and fits it to `data`.
+fn fit_tiny(cfg: TrainConfig, data: &DataSplits) -> (Model, TrainReport) {
+    let t = Trainer::new(cfg).unwrap();
+    t.seed_torch();
+    let mut m = Model::new(&TinyBuilder::default(), &TinyArch(1), spec(), Device::Cpu).unwrap();
+    let r = t
+        .fit(
+            &mut m,
+            data,
+            &mut RecordingReporter::default(),
+            &mut NoObserver,
+        )
+        .unwrap();
+    (m, r)
 }
 
 fn weights(m: &Model) -> Vec<(String, Vec<f32>)> {
@@ -95,22 +111,12 @@ fn training_keeps_channels_last_weights_by_default_and_can_keep_the_usual_layout
         return;
     };
     let run = |channels_last: bool| {
-        let t = Trainer::new(TrainConfig {
+        let cfg = TrainConfig {
             seed: 3,
             channels_last,
             ..quick(2)
-        })
-        .unwrap();
-        t.seed_torch();
-        let mut m = Model::new(&TinyBuilder::default(), &TinyArch(1), spec(), Device::Cpu).unwrap();
-        let r = t
-            .fit(
-                &mut m,
-                &data,
-                &mut RecordingReporter::default(),
-                &mut NoObserver,
-            )
-            .unwrap();
+        };
+        let (m, r) = fit_tiny(cfg, &data);
         (m.is_channels_last(), r.test_accuracy.unwrap())
     };
     assert!(TrainConfig::default().channels_last);
@@ -168,17 +174,7 @@ fn every_optimizer_and_schedule_trains() {
             warmup_epochs: 1,
             ..quick(2)
         };
-        let t = Trainer::new(cfg).unwrap();
-        t.seed_torch();
-        let mut m = Model::new(&TinyBuilder::default(), &TinyArch(1), spec(), Device::Cpu).unwrap();
-        let r = t
-            .fit(
-                &mut m,
-                &data,
-                &mut RecordingReporter::default(),
-                &mut NoObserver,
-            )
-            .unwrap();
+        let (_, r) = fit_tiny(cfg, &data);
         // No validation set: the training accuracy is what gets reported.
         assert!(r.val_accuracy.is_none());
         eprintln!("{opt:?}: {:?}", r.test_accuracy);
