@@ -715,6 +715,18 @@ fn settings_rows(s: &StudySettings) -> Vec<(String, String)> {
     ]
 }
 
+/// The share of the time left that the retraining's epochs may fill; the rest is kept for the
+/// test evaluation, the export and the report (and for a machine that slows down).
+pub const RETRAIN_USABLE: f64 = 0.88;
+
+/// Seconds of one full epoch at `images_per_second`: the `train` images trained, plus the
+/// validation pass over `val` images (a forward pass, about a third of a training step per
+/// image). The study's retraining and `nascent compare`'s reference arms size their epochs by
+/// it, so that both fill the same budget by the same rule.
+pub fn seconds_per_epoch(train: usize, val: usize, images_per_second: f64) -> f64 {
+    (train as f64 + val as f64 / 3.0) / images_per_second
+}
+
 /// How many full-data epochs fit in `seconds`, from what the search trials cost per epoch: the
 /// best architecture's own cost where its trial measured it (a conv-heavy cell costs several
 /// times a pooling one), else the median over the completed trials. A trial's cost per full
@@ -736,22 +748,21 @@ fn fit_epochs<A: Clone + Eq + std::hash::Hash>(
     let searched = s.trial_budget();
     // Seconds per epoch over the whole training split.
     let fraction = searched.data_fraction.unwrap_or(1.0);
-    let (train, val) = (data.train as f64, data.val as f64);
+    let train = data.train as f64;
     let per_epoch_of = |t: &Trial<A>| {
         if let Some(ips) = t.metrics.get("train_images_per_second")
             && *ips > 0.0
             && train > 0.0
         {
-            return Some((train + val / 3.0) / ips);
+            return Some(seconds_per_epoch(data.train, data.val, *ips));
         }
         let secs = t.metrics.get("train_seconds")?;
         let ep = t.metrics.get("epochs")?;
         (*ep > 0.0).then(|| secs / ep / fraction)
     };
-    // Keep a tenth of the time for evaluation, export and the report.
-    let usable = seconds * 0.88;
+    let usable = seconds * RETRAIN_USABLE;
     if let Some(ips) = measured.filter(|v| *v > 0.0 && train > 0.0) {
-        let per_epoch = (train + val / 3.0) / ips;
+        let per_epoch = seconds_per_epoch(data.train, data.val, ips);
         let epochs = (usable / per_epoch).floor();
         log::info!(
             "retraining budget: {seconds:.0} s left, {ips:.0} images/s measured for the final \

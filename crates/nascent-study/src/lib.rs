@@ -60,8 +60,8 @@ pub use backend::{
     SpaceInfo, SpaceTask, Trainer,
 };
 pub use driver::{
-    BestTrial, Study, StudyOutcome, WorkerLimits, available_cores, stored_final_model,
-    stored_settings, view_of, write_report,
+    BestTrial, RETRAIN_USABLE, Study, StudyOutcome, WorkerLimits, available_cores,
+    seconds_per_epoch, stored_final_model, stored_settings, view_of, write_report,
 };
 pub use error::{Error, Result};
 pub use observer::{LogStudy, RetrainEpoch, Silent, StudyEvent, StudyObserver};

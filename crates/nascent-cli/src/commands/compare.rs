@@ -13,7 +13,9 @@ use nascent_core::{Budget, NoReporter};
 use nascent_report::compare::{ArmRun, append_run, chart, read_runs, summarize, table};
 use nascent_space::Nb201Arch;
 use nascent_strategy::{StrategyConfig, StrategyKind};
-use nascent_study::{Backend, EvaluatorSettings, FinalModel, StudySettings};
+use nascent_study::{
+    Backend, EvaluatorSettings, FinalModel, RETRAIN_USABLE, StudySettings, seconds_per_epoch,
+};
 use nascent_train::evaluate::TrainEvaluator;
 use nascent_train::study::{load_data, train_config};
 use nascent_train::trainer::NoObserver;
@@ -336,10 +338,20 @@ fn reference_arm(
         .epochs
         .first()
         .map_or(probe_total, |e| e.train_seconds.min(probe_total));
-    let per_epoch = probe_train / probe + (probe_total - probe_train);
+    // The same rule as the study's retraining (`seconds_per_epoch`, `RETRAIN_USABLE`), from
+    // the probe's training speed; the probe's whole time (building, evaluation) is what a probe
+    // without that speed falls back on.
+    let probe_ips = probe_report
+        .epochs
+        .first()
+        .map(|e| e.images_per_second)
+        .filter(|v| v.is_finite() && *v > 0.0);
+    let per_epoch = match probe_ips {
+        Some(ips) => seconds_per_epoch(data.train.len(), data.val.len(), ips),
+        None => probe_train / probe + (probe_total - probe_train),
+    };
     let left = minutes * 60.0 - t0.elapsed().as_secs_f64();
-    // A tenth kept for the test evaluation and the latency measurement.
-    let epochs = ((left * 0.9) / per_epoch).floor().max(1.0) as u32;
+    let epochs = ((left * RETRAIN_USABLE) / per_epoch).floor().max(1.0) as u32;
     eprintln!(
         "compare: {name} ({cell}), {} channels, {} cells: about {per_epoch:.0} s per epoch, {epochs} epochs in {left:.0} s",
         args.reference_channels, args.reference_cells
