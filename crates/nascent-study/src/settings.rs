@@ -1,6 +1,6 @@
 //! Study settings: the TOML schema of a study file, checked into a [`StudyConfig`].
 //!
-//! Every field has a default (the default study: NB201 cells, regularized evolution,
+//! Every field has a default (the base settings: NB201 cells, regularized evolution,
 //! low-fidelity training on Fashion-MNIST, 30 minutes). [`StudySettings::check`] validates
 //! every value against the backend's [`Catalog`] before anything runs and returns the
 //! validated [`StudyConfig`]; errors name the field (dotted). Layering a file, the environment
@@ -420,7 +420,8 @@ pub struct StudySettings {
 }
 
 impl Default for StudySettings {
-    /// The default study.
+    /// The base settings a study file starts from (`nascent search` without a file runs the
+    /// command line's default study instead: synflow over the NB201 cells).
     fn default() -> Self {
         StudySettings {
             name: default_name(),

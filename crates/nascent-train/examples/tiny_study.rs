@@ -8,7 +8,7 @@ use nascent_train::study::Torch;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    // The default study (NB201 cells, evolution, Fashion-MNIST), made small.
+    // The base settings (NB201 cells, evolution, Fashion-MNIST), made small.
     let mut settings = StudySettings {
         name: "tiny".into(),
         storage: "memory:".into(),
