@@ -7,7 +7,7 @@ use crate::plot::{
     BarChart, BarGroup, LineChart, Orientation, ParetoFront, PointGroup, ScatterChart,
     ScatterPoint, Series, escape, format_value,
 };
-use nascent_core::{Direction, Objective, TrialState};
+use nascent_core::{Objective, TrialState};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::path::Path;
@@ -112,7 +112,7 @@ pub(super) fn render(r: &Report, base: Option<&Path>) -> String {
     if let Some(fr) = &r.final_result {
         final_result(&mut out, fr, &r.references, base);
     }
-    progress(&mut out, r);
+    progress(&mut out, r, &ranked);
     if sections.pareto {
         pareto(&mut out, r);
     }
@@ -424,7 +424,7 @@ fn figure(out: &mut String, svg: &str, caption: &str) {
     );
 }
 
-fn progress(out: &mut String, r: &Report) {
+fn progress(out: &mut String, r: &Report, ranked: &[&TrialRow]) {
     out.push_str("<section id=\"progress\"><h2>Progress</h2>");
     let Some(obj) = r.objectives.first() else {
         out.push_str("<p class=\"note\">The study names no objective.</p></section>");
@@ -494,7 +494,7 @@ fn progress(out: &mut String, r: &Report) {
     );
     // A study of thousands of trials (a proxy ranking the whole space) would draw a point, with
     // its tooltip, for each: the chart keeps the best and an even sample of the rest.
-    let shown = scatter_sample(r, obj);
+    let shown = scatter_sample(r, obj, ranked);
     let mut groups = Vec::new();
     for (state, name) in [
         (TrialState::Complete, "complete"),
@@ -550,32 +550,19 @@ const SCATTER_BEST: usize = 200;
 const TABLE_MAX: usize = 1000;
 
 /// The trial numbers the scatter of every trial draws when there are more than
-/// [`SCATTER_MAX`]: the best [`SCATTER_BEST`] and an even stride through the rest (by trial
-/// number); `None` draws them all.
-fn scatter_sample(r: &Report, obj: &Objective) -> Option<BTreeSet<u64>> {
+/// [`SCATTER_MAX`]: the best [`SCATTER_BEST`] of `ranked` and an even stride (by trial number)
+/// through the other trials with a value; `None` draws them all.
+fn scatter_sample(r: &Report, obj: &Objective, ranked: &[&TrialRow]) -> Option<BTreeSet<u64>> {
     if r.trials.len() <= SCATTER_MAX {
         return None;
     }
-    let mut valued: Vec<(&TrialRow, f64)> = r
+    let mut keep: BTreeSet<u64> = ranked.iter().take(SCATTER_BEST).map(|t| t.number).collect();
+    let rest: Vec<u64> = r
         .trials
         .iter()
-        .filter_map(|t| Some((t, t.value(obj)?)))
+        .filter(|t| !keep.contains(&t.number) && t.value(obj).is_some())
+        .map(|t| t.number)
         .collect();
-    valued.sort_by(|a, b| match obj.direction {
-        Direction::Maximize => b.1.total_cmp(&a.1),
-        Direction::Minimize => a.1.total_cmp(&b.1),
-    });
-    let mut keep: BTreeSet<u64> = valued
-        .iter()
-        .take(SCATTER_BEST)
-        .map(|(t, _)| t.number)
-        .collect();
-    let mut rest: Vec<u64> = valued
-        .iter()
-        .skip(SCATTER_BEST)
-        .map(|(t, _)| t.number)
-        .collect();
-    rest.sort_unstable();
     let room = SCATTER_MAX - keep.len();
     let stride = rest.len().div_ceil(room.max(1)).max(1);
     keep.extend(rest.into_iter().step_by(stride));
