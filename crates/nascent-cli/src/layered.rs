@@ -179,7 +179,7 @@ mod tests {
     use super::*;
     use nascent_estimate::PrunerConfig;
     use nascent_strategy::StrategyConfig;
-    use nascent_study::EvaluatorSettings;
+    use nascent_study::{EvaluatorSettings, Precision};
 
     fn with(sets: &[&str]) -> StudySettings {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
@@ -211,6 +211,30 @@ mod tests {
         let s: StudySettings = Layered::load(None, &[], &sets).unwrap().parse().unwrap();
         assert_eq!(s.retrain.minutes, 20.0);
         assert_eq!(s.retrain.channels, Some(16));
+    }
+
+    /// Issue 10: the arithmetic of training is a recipe setting, `auto` unless told; an
+    /// unknown one is an error that names the field and the choices.
+    #[test]
+    fn r10_precision_is_a_recipe_setting_with_a_named_error() {
+        assert_eq!(StudySettings::default().train.precision, Precision::Auto);
+        let s = with(&[
+            "train.precision=bfloat16",
+            "retrain.train.precision=float32",
+        ]);
+        assert_eq!(s.train.precision, Precision::Bfloat16);
+        assert_eq!(
+            s.retrain.train.map(|t| t.precision),
+            Some(Precision::Float32)
+        );
+        let sets = vec!["train.precision=fp8".to_string()];
+        let e = Layered::from_text("", "no file", &[], &sets)
+            .unwrap()
+            .parse::<StudySettings>()
+            .unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.contains("precision") && e.contains("fp8"), "{e}");
+        assert!(e.contains("bfloat16") && e.contains("float32"), "{e}");
     }
 
     /// Issue 9: overriding one field keeps the rest of its table, for every table with

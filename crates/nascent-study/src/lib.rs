@@ -71,7 +71,7 @@ pub use runner::{
     StudyBudget, load_history, open_or_create_study,
 };
 pub use settings::{
-    BudgetSettings, DataSettings, EvaluatorSettings, OptimizerKind, ProxySettings, RetrainSettings,
-    SpaceSettings, StudyConfig, StudySettings, TrainSettings, WarmStartSettings,
+    BudgetSettings, DataSettings, EvaluatorSettings, OptimizerKind, Precision, ProxySettings,
+    RetrainSettings, SpaceSettings, StudyConfig, StudySettings, TrainSettings, WarmStartSettings,
 };
 pub use worker::{StopSignal, WorkerSet};

@@ -185,6 +185,24 @@ pub enum OptimizerKind {
     Adamw,
 }
 
+/// The arithmetic of training (`precision` of a training recipe).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// What is fast where the model trains: float16 autocast (with loss scaling) on a CUDA
+    /// GPU, bfloat16 autocast on a CPU with bfloat16 instructions (AVX512-BF16), float32 on
+    /// any other CPU.
+    #[default]
+    Auto,
+    /// float32 throughout.
+    Float32,
+    /// bfloat16 autocast on a GPU or a CPU (slower than float32 on a CPU without bfloat16
+    /// instructions).
+    Bfloat16,
+    /// float16 autocast with loss scaling on a GPU; float32 on a CPU.
+    Float16,
+}
+
 /// A training recipe (`[train]` for search trials, `[retrain.train]` for the final model).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -207,6 +225,8 @@ pub struct TrainSettings {
     pub augment: bool,
     /// Cutout square side (0: off).
     pub cutout: usize,
+    /// The arithmetic: `auto`, `float32`, `bfloat16` or `float16`.
+    pub precision: Precision,
     /// Torch threads per worker (default: the cores divided among the workers).
     pub threads: Option<usize>,
 }
@@ -223,6 +243,7 @@ impl Default for TrainSettings {
             grad_clip: 5.0,
             augment: true,
             cutout: 0,
+            precision: Precision::Auto,
             threads: None,
         }
     }

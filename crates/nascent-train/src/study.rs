@@ -15,14 +15,14 @@ use crate::evaluate::{ArchSetup, SpeedHook, TrainEvaluator};
 use crate::model::{Builder, Model, NetSpec};
 use crate::nets::{ChainBuilder, DartsBuilder, Nb201Builder};
 use crate::recipe::{ArchTraining, CALIBRATION_IMAGES, JointBuilder, JointTraining};
-use crate::trainer::{EpochStats, Optimizer, Schedule, TrainConfig, TrainObserver};
+use crate::trainer::{AmpDtype, EpochStats, Optimizer, Schedule, TrainConfig, TrainObserver};
 use nascent_core::{Budget, Evaluator, NoReporter, SearchSpace};
 use nascent_report::ArchView;
 use nascent_report::report::view_for_space;
 use nascent_space::joint::{JointConfig, JointSpace};
 use nascent_space::{ChainSpace, DartsSpace, Nb201Space};
 use nascent_study::{
-    Backend, Catalog, DataInfo, Error, FinalEpoch, FinalModel, OptimizerKind, Prepared,
+    Backend, Catalog, DataInfo, Error, FinalEpoch, FinalModel, OptimizerKind, Precision, Prepared,
     ProxySettings, Result, RetrainEpoch, RetrainPlan, SpaceEntry, SpaceInfo, SpaceSettings,
     SpaceTask, StudyConfig, StudyEvent, StudyObserver, TrainSettings, Trainer,
 };
@@ -654,6 +654,12 @@ pub fn train_config(
         warmup_epochs: t.warmup_epochs,
         label_smoothing: t.label_smoothing,
         grad_clip: (t.grad_clip > 0.0).then_some(t.grad_clip),
+        mixed_precision: t.precision != Precision::Float32,
+        amp_dtype: match t.precision {
+            Precision::Auto | Precision::Float32 => AmpDtype::Auto,
+            Precision::Bfloat16 => AmpDtype::BFloat16,
+            Precision::Float16 => AmpDtype::Float16,
+        },
         augment,
         seed,
         threads: Some(threads),
@@ -697,6 +703,25 @@ mod tests {
             assert_eq!(net.info.name, net.space.name());
             net.space.name().to_string()
         }
+    }
+
+    /// Issue 10: a recipe's precision reaches the trainer: `auto` and the named dtypes as
+    /// mixed precision, `float32` as none.
+    #[test]
+    fn the_recipe_precision_reaches_the_trainer() {
+        let none = Augment::none();
+        let cfg = |p: Precision| {
+            let t = TrainSettings {
+                precision: p,
+                ..TrainSettings::default()
+            };
+            let c = train_config(&t, &none, 0, 1, false);
+            (c.mixed_precision, c.amp_dtype)
+        };
+        assert_eq!(cfg(Precision::Auto), (true, AmpDtype::Auto));
+        assert!(!cfg(Precision::Float32).0);
+        assert_eq!(cfg(Precision::Bfloat16), (true, AmpDtype::BFloat16));
+        assert_eq!(cfg(Precision::Float16), (true, AmpDtype::Float16));
     }
 
     #[test]

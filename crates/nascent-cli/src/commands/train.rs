@@ -20,7 +20,7 @@ use nascent_train::evaluate::TrainEvaluator;
 use nascent_train::metrics::{self, LatencyConfig, device_name};
 use nascent_train::study::{NetOptions, NetSpace, NetTask, Training, with_net_space};
 use nascent_train::trainer::{
-    EpochStats, Optimizer, Schedule, TrainConfig, TrainEnd, TrainObserver, TrainReport,
+    AmpDtype, EpochStats, Optimizer, Schedule, TrainConfig, TrainEnd, TrainObserver, TrainReport,
 };
 use nascent_train::{Builder, Model};
 use std::path::PathBuf;
@@ -47,6 +47,19 @@ pub enum ScheduleArg {
     Step,
     /// Constant.
     Constant,
+}
+
+/// The arithmetic of training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// float16 autocast on CUDA, bfloat16 on a CPU with bfloat16 instructions, else float32.
+    Auto,
+    /// float32 throughout.
+    Float32,
+    /// bfloat16 autocast (CUDA or CPU).
+    Bfloat16,
+    /// float16 autocast with loss scaling (CUDA; float32 on a CPU).
+    Float16,
 }
 
 /// Training augmentation.
@@ -136,9 +149,10 @@ pub struct Args {
     /// DARTS: final drop-path probability.
     #[arg(long, default_value_t = 0.0)]
     pub drop_path: f64,
-    /// Mixed precision on CUDA (float32 on the CPU either way).
-    #[arg(long)]
-    pub amp: bool,
+    /// The arithmetic: auto (float16 autocast on CUDA, bfloat16 on a CPU with bfloat16
+    /// instructions, else float32), float32, bfloat16 or float16 (CUDA; float32 on a CPU).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub precision: PrecisionArg,
     /// Device: auto (a CUDA GPU if present), cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -210,7 +224,12 @@ fn config(args: &Args, augment: Augment) -> TrainConfig {
         warmup_epochs: args.warmup,
         label_smoothing: args.label_smoothing,
         grad_clip: (args.grad_clip > 0.0).then_some(args.grad_clip),
-        mixed_precision: args.amp,
+        mixed_precision: !matches!(args.precision, PrecisionArg::Float32),
+        amp_dtype: match args.precision {
+            PrecisionArg::Auto | PrecisionArg::Float32 => AmpDtype::Auto,
+            PrecisionArg::Bfloat16 => AmpDtype::BFloat16,
+            PrecisionArg::Float16 => AmpDtype::Float16,
+        },
         aux_weight: if args.auxiliary { 0.4 } else { 0.0 },
         drop_path_prob: args.drop_path,
         augment,
