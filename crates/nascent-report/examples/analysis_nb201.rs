@@ -215,7 +215,7 @@ fn run(args: &Args) -> Result<(), String> {
         "objective": "cifar10valid_val_12ep (CIFAR-10 validation accuracy after 12 epochs), the search's signal",
         "truth": "exact functional-ANOVA main effects over all 15,625 cells (uniform), of the objective",
         "search": format!("regularized evolution, default settings (population 30, tournament 10), {} trials", args.trials),
-        "estimator": "nascent-report analysis defaults: 128 members, each an additive ridge model (lambda 10) plus a tree on its residuals, fitted to a bootstrap resample; exact fANOVA over the uniform space per member; importance: main-effect shares of the members' mean prediction; marginal effects: means over members",
+        "estimator": "nascent-report analysis defaults: 128 members, each an additive ridge model (lambda 10) with the cell's structure features (connected, a path with a convolution; lambda 0.1) plus a tree on its residuals, fitted to a bootstrap resample; exact fANOVA over the uniform space per member; importance: main-effect shares of the members' mean prediction; marginal effects: means over members",
         "baseline": "the same with plain random-forest trees (additive_ridge: null)",
         "acceptance": {
             "seeds": main.iter().map(|r| r.seed).collect::<Vec<_>>(),
@@ -230,7 +230,7 @@ fn run(args: &Args) -> Result<(), String> {
         "truth_val12": truth_json(&t),
         "truth_test200": truth_json(&t200),
         "analysis_seed0": seed0,
-        "machine": "shared 2-core CPU (about 7 other jobs running)",
+        "machine": "2-core CPU (run at nice 19 beside a training job)",
     });
     let json_path = args.out.join("analysis_nb201.json");
     std::fs::write(

@@ -8,6 +8,11 @@
 //! search's samples: the forest is fitted where the search looked, the decomposition weighs the
 //! whole space equally.
 //!
+//! A member's structure features ([`super::Structure`]) enter through their averages over the
+//! space: their mean and main effects are exact; of their interactions, the variance counts
+//! in the total but not the covariance with the tree's (the importance shares of the ensemble
+//! take their total variance from points, which counts everything).
+//!
 //! [`exact_main_effects`] computes the same decomposition from a full factorial table (every
 //! combination of options once): the truth the estimate is checked against.
 
@@ -166,13 +171,44 @@ fn decompose(tree: &Tree, additive: Option<&Additive>, dims: &[Dimension]) -> De
         }
         None => (0.0, vec![Vec::new(); dims.len()]),
     };
+    // The structure features' part: linear in the features, so its mean and its main effects
+    // come from the features' averages over the space; what it varies beyond its main effects
+    // (the features are not additive) adds to the total variance.
+    let mut centred = centred;
+    let mut add_mean = add_mean;
+    let mut structure_interactions = 0.0;
+    if let Some((st, coef)) = additive.and_then(|a| a.structure.as_ref()) {
+        let dot = |f: &[f64]| f.iter().zip(coef).map(|(f, c)| f * c).sum::<f64>();
+        let g_mean = dot(&st.mean);
+        add_mean += g_mean;
+        let k = coef.len();
+        let mut g_var = 0.0;
+        for a in 0..k {
+            for b in 0..k {
+                g_var += coef[a] * coef[b] * st.covariance[a * k + b];
+            }
+        }
+        let mut g_main = 0.0;
+        for (e, slots) in centred.iter_mut().enumerate() {
+            let cond = &st.conditional[e];
+            if slots.len() < cond.len() {
+                slots.resize(cond.len(), 0.0);
+            }
+            for (slot, f) in slots.iter_mut().zip(cond) {
+                let c = dot(f) - g_mean;
+                *slot += c;
+                g_main += c * c / cond.len() as f64;
+            }
+        }
+        structure_interactions = (g_var - g_main).max(0.0);
+    }
     let component = |e: usize, u: f64| -> f64 {
         centred[e]
             .get(Additive::slot(dims, e, u))
             .copied()
             .unwrap_or(0.0)
     };
-    let mut variance = tree_variance;
+    let mut variance = tree_variance + structure_interactions;
     let grid = grid_points();
     let mut main_variance = Vec::with_capacity(dims.len());
     let mut marginals = Vec::with_capacity(dims.len());
@@ -432,6 +468,88 @@ mod tests {
             }
             let va = ma.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 3.0;
             assert!((d.main_variance[0] - va).abs() < 2e-2 * va.max(1.0));
+        }
+    }
+
+    /// A member with a cell's structure features (NAS-Bench-201's 6 edges, 15,625 cells, and
+    /// a width that is no edge): its mean and marginal effects are those of brute force over
+    /// every cell, and its total variance is at least its main effects' (the interactions of
+    /// the features count in it).
+    #[test]
+    fn a_member_with_structure_features_decomposes_like_brute_force() {
+        let ops: Vec<String> = [
+            "none",
+            "skip_connect",
+            "nor_conv_1x1",
+            "nor_conv_3x3",
+            "avg_pool_3x3",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut dims: Vec<Dimension> = ["1<-0", "2<-0", "2<-1", "3<-0", "3<-1", "3<-2"]
+            .iter()
+            .map(|e| Dimension::categorical(format!("edge {e}"), ops.clone()))
+            .collect();
+        dims.push(Dimension::categorical(
+            "width",
+            vec!["8".into(), "16".into()],
+        ));
+        let st =
+            super::super::Structure::detect(&dims, |d| dims[d].options().unwrap().len()).unwrap();
+        let mut rng = nascent_core::Rng::new(3);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for _ in 0..150 {
+            let p: Vec<f64> = (0..7)
+                .map(|d| rng.below(if d < 6 { 5 } else { 2 }) as f64)
+                .collect();
+            let f = st.features(&p);
+            y.push(40.0 * f[0] + 20.0 * f[1] + 3.0 * p[6] + p[3] + rng.normal());
+            x.push(p);
+        }
+        let forest = Forest::fit(
+            &dims,
+            &x,
+            &y,
+            &ForestConfig {
+                trees: 3,
+                ..ForestConfig::default()
+            },
+        );
+        for m in &forest.members {
+            let (_, coef) = m.additive.as_ref().unwrap().structure.as_ref().unwrap();
+            assert!(coef[1] > 5.0, "{coef:?}");
+            let d = decompose_member(m, &dims);
+            let n = 15_625 * 2;
+            let mut marg = vec![vec![0.0; 5]; 7];
+            let mut vals = Vec::with_capacity(n);
+            for i in 0..n {
+                let p: Vec<f64> = (0..7)
+                    .map(|e| ((i / 5usize.pow(e.min(6) as u32)) % if e < 6 { 5 } else { 2 }) as f64)
+                    .collect();
+                let v = m.predict_unit(&dims, &p);
+                for (e, row) in marg.iter_mut().enumerate() {
+                    row[p[e] as usize] += v;
+                }
+                vals.push(v);
+            }
+            let mean = vals.iter().sum::<f64>() / n as f64;
+            let var = vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+            assert!((d.mean - mean).abs() < 1e-9, "{} {mean}", d.mean);
+            for (e, row) in marg.iter().enumerate() {
+                let k = if e < 6 { 5 } else { 2 };
+                for (o, total) in row.iter().take(k).enumerate() {
+                    let want = total / (n / k) as f64;
+                    assert!((d.marginals[e][o] - want).abs() < 1e-9, "{e} {o}");
+                }
+            }
+            let main: f64 = d.main_variance.iter().sum();
+            assert!(d.variance >= main - 1e-9 && d.variance > 0.0);
+            assert!(
+                (d.variance - var).abs() < 0.25 * var,
+                "{} {var}",
+                d.variance
+            );
         }
     }
 

@@ -17,8 +17,10 @@
 //! ([`super::Dimension::unit`]), so every threshold lies in `[0, 1]`.
 
 use super::data::{Dimension, DimensionKind};
+use super::structure::Structure;
 use nascent_core::Rng;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Settings of the forest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,6 +45,11 @@ pub struct ForestConfig {
     /// options, so the penalty is in squared objective units per option); `None` grows plain
     /// trees on the objective.
     pub additive_ridge: Option<f64>,
+    /// Ridge penalty of the cell's structure features ([`Structure`]: whether the cell
+    /// connects, whether a connecting path has a convolution), fitted with the additive model
+    /// where the study's decisions form a cell; `None` leaves them out. Lighter than the
+    /// options' penalty: a handful of broken cells is all a search shows of them.
+    pub structure_ridge: Option<f64>,
 }
 
 impl Default for ForestConfig {
@@ -56,6 +63,7 @@ impl Default for ForestConfig {
             max_samples: 1000,
             seed: 0,
             additive_ridge: Some(10.0),
+            structure_ridge: Some(0.1),
         }
     }
 }
@@ -145,6 +153,8 @@ pub struct Additive {
     /// Per dimension, the value of each option (categorical) or of each of [`NUMERIC_BINS`]
     /// bins (numeric).
     pub effects: Vec<Vec<f64>>,
+    /// The cell's structure features and their coefficients (`None`: not fitted).
+    pub structure: Option<(Arc<Structure>, Vec<f64>)>,
 }
 
 impl Additive {
@@ -165,10 +175,26 @@ impl Additive {
                 .enumerate()
                 .map(|(d, e)| e.get(Self::slot(dims, d, u[d])).copied().unwrap_or(0.0))
                 .sum::<f64>()
+            + self.structure.as_ref().map_or(0.0, |(s, c)| {
+                s.features(u).iter().zip(c).map(|(f, c)| f * c).sum()
+            })
     }
 
-    /// Ridge regression of `y` on the indicators of the samples `idx` (repeats count).
-    fn fit(dims: &[Dimension], u: &[Vec<f64>], y: &[f64], idx: &[usize], lambda: f64) -> Self {
+    /// Slots of dimension `d`: its options, or [`NUMERIC_BINS`].
+    pub fn slots(dims: &[Dimension], d: usize) -> usize {
+        dims[d].options().map_or(NUMERIC_BINS, |o| o.len())
+    }
+
+    /// Ridge regression of `y` on the indicators of the samples `idx` (repeats count), and on
+    /// the structure features with their own penalty when `structure` is given.
+    fn fit(
+        dims: &[Dimension],
+        u: &[Vec<f64>],
+        y: &[f64],
+        idx: &[usize],
+        lambda: f64,
+        structure: Option<(&Arc<Structure>, f64)>,
+    ) -> Self {
         let sizes: Vec<usize> = dims
             .iter()
             .map(|d| d.options().map_or(NUMERIC_BINS, |o| o.len()))
@@ -181,24 +207,42 @@ impl Additive {
                 Some(o)
             })
             .collect();
-        let p: usize = sizes.iter().sum();
+        let q: usize = sizes.iter().sum();
+        let k = structure.map_or(0, |(s, _)| s.names.len());
+        let p = q + k;
         let n = idx.len().max(1) as f64;
         let mean = idx.iter().map(|&i| y[i]).sum::<f64>() / n;
         let mut a = vec![0.0; p * p];
         let mut b = vec![0.0; p];
-        let mut active = Vec::with_capacity(dims.len());
+        // (column, value) of each sample's non-zero features.
+        let mut active: Vec<(usize, f64)> = Vec::with_capacity(dims.len() + k);
         for &i in idx {
             active.clear();
-            active.extend((0..dims.len()).map(|d| offsets[d] + Additive::slot(dims, d, u[i][d])));
-            for &j in &active {
-                b[j] += y[i] - mean;
-                for &k in &active {
-                    a[j * p + k] += 1.0;
+            active.extend(
+                (0..dims.len()).map(|d| (offsets[d] + Additive::slot(dims, d, u[i][d]), 1.0)),
+            );
+            if let Some((s, _)) = structure {
+                active.extend(
+                    s.features(&u[i])
+                        .into_iter()
+                        .enumerate()
+                        .map(|(f, v)| (q + f, v)),
+                );
+            }
+            for &(j, vj) in &active {
+                b[j] += vj * (y[i] - mean);
+                for &(l, vl) in &active {
+                    a[j * p + l] += vj * vl;
                 }
             }
         }
         for j in 0..p {
-            a[j * p + j] += lambda.max(1e-9);
+            let penalty = if j < q {
+                lambda
+            } else {
+                structure.map_or(lambda, |(_, l)| l)
+            };
+            a[j * p + j] += penalty.max(1e-9);
         }
         let beta = solve_spd(&mut a, p, b).unwrap_or_else(|| vec![0.0; p]);
         Additive {
@@ -208,6 +252,7 @@ impl Additive {
                 .zip(&offsets)
                 .map(|(&s, &o)| beta[o..o + s].to_vec())
                 .collect(),
+            structure: structure.map(|(s, _)| (Arc::clone(s), beta[q..].to_vec())),
         }
     }
 }
@@ -291,6 +336,11 @@ impl Forest {
             .map(|d| u.iter().map(|r| r[d]).collect())
             .collect();
         let draws = n.min(cfg.max_samples.max(1));
+        let structure = match (cfg.additive_ridge, cfg.structure_ridge) {
+            (Some(_), Some(l)) => Structure::detect(dimensions, |d| Additive::slots(dimensions, d))
+                .map(|s| (Arc::new(s), l)),
+            _ => None,
+        };
         let mut rng = Rng::new(cfg.seed);
         let mut members = Vec::with_capacity(cfg.trees);
         let mut oob_sum = vec![0.0; n];
@@ -306,9 +356,10 @@ impl Forest {
             for &i in &idx {
                 in_bag[i] = true;
             }
-            let additive = cfg
-                .additive_ridge
-                .map(|lambda| Additive::fit(dimensions, &u, y, &idx, lambda));
+            let additive = cfg.additive_ridge.map(|lambda| {
+                let s = structure.as_ref().map(|(s, l)| (s, *l));
+                Additive::fit(dimensions, &u, y, &idx, lambda, s)
+            });
             let target: Vec<f64> = match &additive {
                 Some(a) => y
                     .iter()

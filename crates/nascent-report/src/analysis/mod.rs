@@ -6,7 +6,8 @@
 //! it by functional ANOVA ([`fanova`]) over the *uniform* distribution on the whole space. A
 //! search samples good regions far more often than bad ones; plain means per option inherit
 //! that bias, the decomposition of a surrogate over the uniform space does not (as far as the
-//! surrogate extrapolates well). Uncertainty comes from the trees: each is grown on its own
+//! surrogate extrapolates well; where the decisions form a cell, two features of its graph
+//! help it there, [`Structure`]). Uncertainty comes from the trees: each is grown on its own
 //! bootstrap resample and decomposed on its own, and the spread over trees gives the interval
 //! of every importance and marginal effect.
 //!
@@ -51,6 +52,7 @@ pub mod forest;
 pub mod motifs;
 pub mod render;
 pub mod stability;
+pub mod structure;
 
 pub use data::{Dimension, DimensionKind, Observation, Observations};
 pub use fanova::{Decomposition, decompose_member, decompose_tree, exact_main_effects};
@@ -60,6 +62,7 @@ pub use render::{
     fragment, importance_svg, marginal_svg, marginal_svg_with_truth, stability_fragment,
 };
 pub use stability::{Comparison, Stability, StabilityPair, StudyTrials, stability};
+pub use structure::Structure;
 
 use nascent_core::stats::spearman;
 use nascent_core::storage::{StudyRecord, TrialRecord};
@@ -317,6 +320,10 @@ pub fn analyze(obs: &Observations, cfg: &AnalysisConfig) -> Result<Analysis> {
     let x: Vec<Vec<f64>> = obs.rows.iter().map(|r| r.x.clone()).collect();
     let y: Vec<f64> = obs.rows.iter().map(|r| r.y).collect();
     let forest = Forest::fit(&obs.dimensions, &x, &y, &cfg.forest);
+    let structured = forest
+        .members
+        .iter()
+        .any(|m| m.additive.as_ref().is_some_and(|a| a.structure.is_some()));
     let all_trees: Vec<Decomposition> = forest
         .members
         .iter()
@@ -402,6 +409,7 @@ pub fn analyze(obs: &Observations, cfg: &AnalysisConfig) -> Result<Analysis> {
         dimensions: obs.dimensions.clone(),
         surrogate: SurrogateFit {
             model: match cfg.forest.additive_ridge {
+                Some(_) if structured => "ensemble of additive ridge models with the cell's structure features (connected, a path with a convolution) plus regression trees on their residuals, one per bootstrap resample".into(),
                 Some(_) => "ensemble of additive ridge models plus regression trees on their residuals, one per bootstrap resample".into(),
                 None => "random forest (bootstrap, variance reduction, subset splits)".into(),
             },
