@@ -477,20 +477,7 @@ mod tests {
     /// the features count in it).
     #[test]
     fn a_member_with_structure_features_decomposes_like_brute_force() {
-        let ops: Vec<String> = [
-            "none",
-            "skip_connect",
-            "nor_conv_1x1",
-            "nor_conv_3x3",
-            "avg_pool_3x3",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let mut dims: Vec<Dimension> = ["1<-0", "2<-0", "2<-1", "3<-0", "3<-1", "3<-2"]
-            .iter()
-            .map(|e| Dimension::categorical(format!("edge {e}"), ops.clone()))
-            .collect();
+        let mut dims = super::super::structure::tests::nb201();
         dims.push(Dimension::categorical(
             "width",
             vec!["8".into(), "16".into()],

@@ -224,10 +224,11 @@ impl Structure {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn nb201() -> Vec<Dimension> {
+    /// NAS-Bench-201's six edges, each with its five operations.
+    pub(crate) fn nb201() -> Vec<Dimension> {
         let ops: Vec<String> = [
             "none",
             "skip_connect",
