@@ -126,8 +126,20 @@ impl Structure {
         if kept.is_empty() {
             return None;
         }
+        if kept.len() < Self::ALL.len() {
+            // Keep the averages of the kept features (no second pass over the space).
+            let n = Self::ALL.len();
+            s.mean = kept.iter().map(|&a| s.mean[a]).collect();
+            s.covariance = kept
+                .iter()
+                .flat_map(|&a| kept.iter().map(move |&b| a * n + b))
+                .map(|ab| s.covariance[ab])
+                .collect();
+            for slot in s.conditional.iter_mut().flatten() {
+                *slot = kept.iter().map(|&a| slot[a]).collect();
+            }
+        }
         s.kept = kept;
-        s.average(dims, &slots);
         s.names = s.kept.iter().map(|&k| Self::ALL[k]).collect();
         Some(s)
     }
@@ -294,5 +306,19 @@ pub(crate) mod tests {
             vec!["skip".to_string(), "pool".to_string()],
         )];
         assert!(Structure::detect(&flat, |_| 2).is_none());
+        // Without convolutions only `connected` varies; its averages are kept alone.
+        let cut_or_skip: Vec<Dimension> = ["1<-0", "2<-0", "2<-1"]
+            .iter()
+            .map(|e| {
+                Dimension::categorical(format!("edge {e}"), vec!["none".into(), "skip".into()])
+            })
+            .collect();
+        let s = Structure::detect(&cut_or_skip, |_| 2).unwrap();
+        assert_eq!(s.names, ["connected"]);
+        // Connected unless 2<-0 is cut and so is 1<-0 or 2<-1: 5 of 8.
+        assert_eq!(s.mean, [5.0 / 8.0]);
+        assert_eq!(s.covariance, [5.0 / 8.0 * 3.0 / 8.0]);
+        assert_eq!(s.conditional[1][1], [1.0]);
+        assert_eq!(s.conditional[1][0], [0.25]);
     }
 }
