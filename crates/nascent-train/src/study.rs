@@ -620,6 +620,17 @@ pub fn load_data(s: &StudyConfig) -> Result<(DataSplits, Augment)> {
     Ok((splits, augment))
 }
 
+/// The mixed-precision dtype of a recipe's precision (`None`: float32 throughout), for
+/// [`TrainConfig::mixed_precision`] and [`TrainConfig::amp_dtype`].
+pub fn mixed_precision(p: Precision) -> Option<AmpDtype> {
+    match p {
+        Precision::Auto => Some(AmpDtype::Auto),
+        Precision::Float32 => None,
+        Precision::Bfloat16 => Some(AmpDtype::BFloat16),
+        Precision::Float16 => Some(AmpDtype::Float16),
+    }
+}
+
 /// The trainer's configuration for a study's training recipe.
 pub fn train_config(
     t: &TrainSettings,
@@ -659,12 +670,8 @@ pub fn train_config(
         warmup_epochs: t.warmup_epochs,
         label_smoothing: t.label_smoothing,
         grad_clip: (t.grad_clip > 0.0).then_some(t.grad_clip),
-        mixed_precision: t.precision != Precision::Float32,
-        amp_dtype: match t.precision {
-            Precision::Auto | Precision::Float32 => AmpDtype::Auto,
-            Precision::Bfloat16 => AmpDtype::BFloat16,
-            Precision::Float16 => AmpDtype::Float16,
-        },
+        mixed_precision: mixed_precision(t.precision).is_some(),
+        amp_dtype: mixed_precision(t.precision).unwrap_or(AmpDtype::Auto),
         augment,
         seed,
         threads: Some(threads),

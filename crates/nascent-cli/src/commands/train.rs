@@ -14,11 +14,14 @@ use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use nascent_core::SearchSpace;
 use nascent_core::{Budget, NoReporter};
+use nascent_study::Precision;
 use nascent_train::data::{Augment, DataSpec, DataSplits};
 use nascent_train::device::DeviceChoice;
 use nascent_train::evaluate::TrainEvaluator;
 use nascent_train::metrics::{self, LatencyConfig, device_name};
-use nascent_train::study::{NetOptions, NetSpace, NetTask, Training, with_net_space};
+use nascent_train::study::{
+    NetOptions, NetSpace, NetTask, Training, mixed_precision, with_net_space,
+};
 use nascent_train::trainer::{
     AmpDtype, EpochStats, Optimizer, Schedule, TrainConfig, TrainEnd, TrainObserver, TrainReport,
 };
@@ -188,6 +191,12 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn config(args: &Args, augment: Augment) -> TrainConfig {
+    let amp = mixed_precision(match args.precision {
+        PrecisionArg::Auto => Precision::Auto,
+        PrecisionArg::Float32 => Precision::Float32,
+        PrecisionArg::Bfloat16 => Precision::Bfloat16,
+        PrecisionArg::Float16 => Precision::Float16,
+    });
     let lr = args.lr.unwrap_or(match args.optimizer {
         OptimizerArg::Sgd => 0.1,
         OptimizerArg::Adam | OptimizerArg::Adamw => 3e-3,
@@ -224,12 +233,8 @@ fn config(args: &Args, augment: Augment) -> TrainConfig {
         warmup_epochs: args.warmup,
         label_smoothing: args.label_smoothing,
         grad_clip: (args.grad_clip > 0.0).then_some(args.grad_clip),
-        mixed_precision: !matches!(args.precision, PrecisionArg::Float32),
-        amp_dtype: match args.precision {
-            PrecisionArg::Auto | PrecisionArg::Float32 => AmpDtype::Auto,
-            PrecisionArg::Bfloat16 => AmpDtype::BFloat16,
-            PrecisionArg::Float16 => AmpDtype::Float16,
-        },
+        mixed_precision: amp.is_some(),
+        amp_dtype: amp.unwrap_or(AmpDtype::Auto),
         aux_weight: if args.auxiliary { 0.4 } else { 0.0 },
         drop_path_prob: args.drop_path,
         augment,
