@@ -101,11 +101,11 @@ fn two_hundred_evolution_trials_recover_the_true_importances_and_marginal_effect
     eprintln!("mean over seeds 0-4: importance Spearman {mi:.3}, marginal Spearman {mm:.3}");
     assert!(mi >= 0.8, "importance Spearman {mi:.3} < 0.8 ({imp:?})");
     assert!(mm >= 0.8, "marginal Spearman {mm:.3} < 0.8 ({marg:?})");
-    // The table's best op is marked best or tied on at least 5 of the 6 edges on average (on
-    // edge 3<-0 the evolution run sees skip_connect win in the good cells it visits, which
-    // the uniform average over all cells does not).
+    // The table's best op is marked best or tied on at least 26 of the 30 edges (27 when
+    // written): the misses are close calls, nor_conv_1x1 marked best where the table has
+    // nor_conv_3x3 a few tenths of a point above it.
     assert!(
-        in_set >= 25,
+        in_set >= 26,
         "the table's best op marked on {in_set}/30 edges"
     );
     // And the marks are no catch-all: fewer than 4 of the 5 ops per edge on average.
@@ -129,4 +129,35 @@ fn the_truth_favours_convolutions_and_the_direct_edge() {
         fr.iter().sum::<f64>() < 0.5,
         "interactions carry most of the variance"
     );
+}
+
+/// Each member draws its penalty from a range (`ForestConfig::additive_ridge_max`) rather than
+/// using one value: on evolution runs the table's best op is then marked best or tied on all 6
+/// edges in more runs, and the marginal effects rank more like the truth. Edge 3<-0 is the
+/// case: the evolution run sees skip_connect win in the good cells it visits, while over all
+/// cells a convolution there rescues the cells that have no other convolution on a path; with
+/// one penalty the analysis marked skip_connect alone.
+#[test]
+fn a_range_of_penalties_marks_the_tables_best_op_on_more_runs_than_one_penalty() {
+    let Some(table) = table() else { return };
+    let t = truth(&table, Column::Val12);
+    let range = AnalysisConfig::default();
+    assert!(range.forest.additive_ridge_max.is_some());
+    let mut fixed = AnalysisConfig::default();
+    fixed.forest.additive_ridge_max = None;
+    let (mut all_six, mut marg) = ([0usize; 2], [0.0f64; 2]);
+    let seeds = 100u64..112;
+    for seed in seeds.clone() {
+        for (k, cfg) in [&range, &fixed].into_iter().enumerate() {
+            let (_, s) = validate_seed(table.clone(), &t, seed, 200, cfg);
+            all_six[k] += usize::from(s.best_in_set == 6);
+            marg[k] += s.marginals / 12.0;
+        }
+    }
+    eprintln!(
+        "seeds 100-111: all 6 edges marked in {} runs with a range of penalties, {} with one; marginal Spearman {:.3} against {:.3}",
+        all_six[0], all_six[1], marg[0], marg[1]
+    );
+    assert!(all_six[0] > all_six[1], "{all_six:?}");
+    assert!(marg[0] > marg[1], "{marg:?}");
 }

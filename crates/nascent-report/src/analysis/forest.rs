@@ -6,8 +6,10 @@
 //! [`Additive`]) and then a tree grown on the additive model's residuals. The additive part
 //! extrapolates main effects to regions the search rarely visited more steadily than a tree,
 //! whose prediction there copies whichever leaf the region falls into; the trees add the
-//! interactions where the data show them. With `additive_ridge: None` the members are plain
-//! trees (a classic random forest).
+//! interactions where the data show them. Each member draws its additive penalty from a range
+//! ([`ForestConfig::additive_ridge_max`]), so the members disagree, and the intervals widen,
+//! where an effect rests on extrapolation rather than on trials. With `additive_ridge: None`
+//! the members are plain trees (a classic random forest).
 //!
 //! Trees are grown by squared-error (variance) reduction. A
 //! categorical split sends a subset of options left: the options seen at the node are sorted
@@ -45,6 +47,13 @@ pub struct ForestConfig {
     /// options, so the penalty is in squared objective units per option); `None` grows plain
     /// trees on the objective.
     pub additive_ridge: Option<f64>,
+    /// When set (above `additive_ridge`), each member draws its options' penalty log-uniformly
+    /// from `additive_ridge` to this: a hyperprior on how far the options' effects stand from
+    /// zero, instead of one guessed value. Where the trials pin an effect down, every penalty
+    /// gives about the same; where the search left a region to extrapolation (an option tried
+    /// only in a few cells far from where the search settled), the members disagree and the
+    /// intervals say so.
+    pub additive_ridge_max: Option<f64>,
     /// Ridge penalty of the cell's structure features ([`Structure`]: whether the cell
     /// connects, whether a connecting path has a convolution), fitted with the additive model
     /// where the study's decisions form a cell; `None` leaves them out. Lighter than the
@@ -63,6 +72,7 @@ impl Default for ForestConfig {
             max_samples: 1000,
             seed: 0,
             additive_ridge: Some(10.0),
+            additive_ridge_max: Some(1000.0),
             structure_ridge: Some(0.1),
         }
     }
@@ -356,7 +366,13 @@ impl Forest {
             for &i in &idx {
                 in_bag[i] = true;
             }
-            let additive = cfg.additive_ridge.map(|lambda| {
+            let additive = cfg.additive_ridge.map(|lo| {
+                let lambda = match cfg.additive_ridge_max {
+                    Some(hi) if hi > lo && lo > 0.0 => {
+                        (lo.ln() + trng.uniform() * (hi.ln() - lo.ln())).exp()
+                    }
+                    _ => lo,
+                };
                 let s = structure.as_ref().map(|(s, l)| (s, *l));
                 Additive::fit(dimensions, &u, y, &idx, lambda, s)
             });

@@ -409,8 +409,8 @@ pub fn analyze(obs: &Observations, cfg: &AnalysisConfig) -> Result<Analysis> {
         dimensions: obs.dimensions.clone(),
         surrogate: SurrogateFit {
             model: match cfg.forest.additive_ridge {
-                Some(_) if structured => "ensemble of additive ridge models with the cell's structure features (connected, a path with a convolution) plus regression trees on their residuals, one per bootstrap resample".into(),
-                Some(_) => "ensemble of additive ridge models plus regression trees on their residuals, one per bootstrap resample".into(),
+                Some(_) if structured => "ensemble of additive ridge models (each member's penalty drawn from a range) with the cell's structure features (connected, a path with a convolution) plus regression trees on their residuals, one per bootstrap resample".into(),
+                Some(_) => "ensemble of additive ridge models (each member's penalty drawn from a range) plus regression trees on their residuals, one per bootstrap resample".into(),
                 None => "random forest (bootstrap, variance reduction, subset splits)".into(),
             },
             config: cfg.forest.clone(),
