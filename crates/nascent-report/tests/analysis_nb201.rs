@@ -146,8 +146,7 @@ fn a_range_of_penalties_marks_the_tables_best_op_on_more_runs_than_one_penalty()
     let mut fixed = AnalysisConfig::default();
     fixed.forest.additive_ridge_max = None;
     let (mut all_six, mut marg) = ([0usize; 2], [0.0f64; 2]);
-    let seeds = 100u64..112;
-    for seed in seeds.clone() {
+    for seed in 100u64..112 {
         for (k, cfg) in [&range, &fixed].into_iter().enumerate() {
             let (_, s) = validate_seed(table.clone(), &t, seed, 200, cfg);
             all_six[k] += usize::from(s.best_in_set == 6);
