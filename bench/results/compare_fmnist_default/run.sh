@@ -8,7 +8,7 @@
 # COMPARE_DIR puts results.jsonl and logs/ elsewhere; COMPARE_SETS adds `--set` overrides
 # (space-separated KEY=VALUE), as bench/results/compare_cifar10/run.sh does.
 set -euo pipefail
-here="${COMPARE_DIR:-$(cd "$(dirname "$0")" && pwd)}"
+here="$(mkdir -p "${COMPARE_DIR:-$(dirname "$0")}" && cd "${COMPARE_DIR:-$(dirname "$0")}" && pwd)"
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
 mkdir -p "$here/logs"
 bin="$root/target/release/nascent"
