@@ -105,6 +105,17 @@ fn mean(xs: impl Iterator<Item = f64>) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
+/// How many runs missed the table's best op on each edge, by what they marked instead.
+fn misses_by_marking(rs: &[SeedResult]) -> Value {
+    let mut tally = std::collections::BTreeMap::<String, usize>::new();
+    for (edge, set) in rs.iter().flat_map(|r| &r.hybrid.misses) {
+        *tally
+            .entry(format!("{edge}: {}", set.join(", ")))
+            .or_default() += 1;
+    }
+    json!(tally)
+}
+
 fn run(args: &Args) -> Result<(), String> {
     let table = Arc::new(Nb201Table::load(&args.data).map_err(|e| e.to_string())?);
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
@@ -168,6 +179,9 @@ fn run(args: &Args) -> Result<(), String> {
             "best_in_set_min": rs.iter().map(|r| r.hybrid.best_in_set).min().unwrap_or(0),
             "runs_best_in_set_on_all_6": rs.iter().filter(|r| r.hybrid.best_in_set == 6).count(),
             "best_set_size": mean(rs.iter().map(|r| r.hybrid.best_set_size)),
+            "marginal_interval_coverage": mean(rs.iter().map(|r| r.hybrid.marginal_coverage)),
+            "gap_interval_coverage": mean(rs.iter().map(|r| r.hybrid.gap_coverage)),
+            "misses_by_marking": misses_by_marking(rs),
             "baseline_importance_spearman": mean(rs.iter().map(|r| r.baseline.importance)),
             "baseline_marginal_spearman": mean(rs.iter().map(|r| r.baseline.marginals)),
             "importance_spearman_vs_test200": mean(rs.iter().map(|r| r.hybrid_vs_test200.importance)),
@@ -184,6 +198,9 @@ fn run(args: &Args) -> Result<(), String> {
                 "best_ops_agree": r.hybrid.best_ops_agree,
                 "best_in_set": r.hybrid.best_in_set,
                 "best_set_size": r.hybrid.best_set_size,
+                "marginal_interval_coverage": r.hybrid.marginal_coverage,
+                "gap_interval_coverage": r.hybrid.gap_coverage,
+                "misses": r.hybrid.misses.iter().map(|(edge, set)| json!({"edge": edge, "marked": set})).collect::<Vec<_>>(),
                 "baseline_importance_spearman": r.baseline.importance,
                 "baseline_marginal_spearman": r.baseline.marginals,
                 "importance_spearman_vs_test200": r.hybrid_vs_test200.importance,
@@ -215,6 +232,8 @@ fn run(args: &Args) -> Result<(), String> {
         "data": args.data.display().to_string(),
         "objective": "cifar10valid_val_12ep (CIFAR-10 validation accuracy after 12 epochs), the search's signal",
         "truth": "exact functional-ANOVA main effects over all 15,625 cells (uniform), of the objective",
+        "interval": cfg.interval,
+        "interval_coverage": "the share of the intervals (marginal effects; paired gaps to an edge's marked best op, which decide the best set) that hold the true value, at the analysis' nominal level",
         "search": format!("regularized evolution, default settings (population 30, tournament 10), {} trials", args.trials),
         "estimator": "nascent-report analysis defaults: 128 members, each an additive ridge model (its lambda drawn log-uniformly from 10 to 1000) with the cell's structure features (connected, a path with a convolution; lambda 0.1) plus a tree on its residuals, fitted to a bootstrap resample; exact fANOVA over the uniform space per member; importance: main-effect shares of the members' mean prediction; marginal effects: means over members",
         "baseline": "the same with plain random-forest trees (additive_ridge: null)",

@@ -56,6 +56,7 @@ fn two_hundred_evolution_trials_recover_the_true_importances_and_marginal_effect
     let mut marg = Vec::new();
     let mut in_set = 0;
     let mut set_sizes = 0;
+    let mut missed_edges = Vec::new();
     for seed in 0..5 {
         let (a, s) = validate_seed(table.clone(), &t, seed, 200, &cfg);
         eprintln!(
@@ -63,6 +64,7 @@ fn two_hundred_evolution_trials_recover_the_true_importances_and_marginal_effect
             s.importance, s.marginals, s.best_ops_agree, s.best_in_set
         );
         in_set += s.best_in_set;
+        missed_edges.extend(s.misses.iter().map(|(edge, _)| edge.clone()));
         assert_eq!(a.trials_used, 200);
         // The chart marks one best option per edge, the analysis's.
         let svg = marginal_svg(&a);
@@ -102,8 +104,18 @@ fn two_hundred_evolution_trials_recover_the_true_importances_and_marginal_effect
     assert!(mi >= 0.8, "importance Spearman {mi:.3} < 0.8 ({imp:?})");
     assert!(mm >= 0.8, "marginal Spearman {mm:.3} < 0.8 ({marg:?})");
     // The table's best op is marked best or tied on at least 26 of the 30 edges (27 when
-    // written): the misses are close calls, nor_conv_1x1 marked best where the table has
-    // nor_conv_3x3 a few tenths of a point above it.
+    // written). The misses are edge 3<-0 (input to output), where the evolution run puts about
+    // 70 % of its trials on skip_connect, in good cells whose other edges hold the
+    // convolutions: there skip_connect beats a convolution, while over all cells a convolution
+    // on 3<-0 rescues the many cells that have no other one (73.6 against 72.5 in the table).
+    // The analysis marks skip_connect alone: its extrapolation to the cells the search never
+    // visited is confidently wrong on that edge, and on no other.
+    for edge in &missed_edges {
+        assert_eq!(
+            edge, "edge 3<-0",
+            "a miss on another edge: {missed_edges:?}"
+        );
+    }
     assert!(
         in_set >= 26,
         "the table's best op marked on {in_set}/30 edges"

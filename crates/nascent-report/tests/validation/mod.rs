@@ -106,6 +106,13 @@ pub struct Score {
     pub best_in_set: usize,
     /// Mean size of the best sets over the edges.
     pub best_set_size: f64,
+    /// Share of the 30 marginal effects whose interval holds the true value.
+    pub marginal_coverage: f64,
+    /// Share of the 24 paired gaps to an edge's marked best op (the intervals that decide what
+    /// is tied) whose interval holds the true gap.
+    pub gap_coverage: f64,
+    /// The edges whose best set misses the table's best op, with what the analysis marked.
+    pub misses: Vec<(String, Vec<String>)>,
 }
 
 /// Compares `a` with the truth `t`.
@@ -147,12 +154,32 @@ pub fn score(a: &Analysis, t: &Decomposition) -> Score {
         .map(|m| m.best_set.len() as f64)
         .sum::<f64>()
         / a.marginals.len().max(1) as f64;
+    let (mut covered, mut gaps_covered, mut gaps) = (0usize, 0usize, 0usize);
+    let mut misses = Vec::new();
+    for (m, tm) in a.marginals.iter().zip(&t.marginals) {
+        let b = m.choices.iter().position(|c| c.label == m.best);
+        for (c, choice) in m.choices.iter().enumerate() {
+            covered += usize::from(choice.low <= tm[c] && tm[c] <= choice.high);
+            if let Some(b) = b.filter(|&b| b != c) {
+                let gap = tm[c] - tm[b];
+                gaps += 1;
+                gaps_covered +=
+                    usize::from(choice.gap_to_best.0 <= gap && gap <= choice.gap_to_best.1);
+            }
+        }
+        if !m.best_set.contains(&m.choices[best_true(tm)].label) {
+            misses.push((m.dimension.clone(), m.best_set.clone()));
+        }
+    }
     Score {
         importance,
         marginals,
         best_ops_agree,
         best_in_set,
         best_set_size,
+        marginal_coverage: covered as f64 / true_m.len().max(1) as f64,
+        gap_coverage: gaps_covered as f64 / gaps.max(1) as f64,
+        misses,
     }
 }
 
