@@ -139,15 +139,6 @@ pub fn score(a: &Analysis, t: &Decomposition) -> Score {
         .zip(&t.marginals)
         .filter(|(m, tm)| m.choices.iter().position(|c| c.label == m.best) == Some(best_true(tm)))
         .count();
-    let best_in_set = a
-        .marginals
-        .iter()
-        .zip(&t.marginals)
-        .filter(|(m, tm)| {
-            let label = &m.choices[best_true(tm)].label;
-            m.best_set.contains(label)
-        })
-        .count();
     let best_set_size = a
         .marginals
         .iter()
@@ -175,7 +166,7 @@ pub fn score(a: &Analysis, t: &Decomposition) -> Score {
         importance,
         marginals,
         best_ops_agree,
-        best_in_set,
+        best_in_set: a.marginals.len() - misses.len(),
         best_set_size,
         marginal_coverage: covered as f64 / true_m.len().max(1) as f64,
         gap_coverage: gaps_covered as f64 / gaps.max(1) as f64,
