@@ -337,8 +337,6 @@ struct TorchPrepared<A, P> {
     config: StudyConfig,
 }
 
-/// Training images per second of `arch` at `budget` over one epoch of `evaluator`'s data
-/// (its fidelity otherwise the budget's).
 /// Training images the retraining's speed probe passes over (twice, the second timed). A pass
 /// has a fixed cost besides its batches (the loader's start, the last batch's wait), which a
 /// dozen batches do not amortise: over 1,536 images the second pass measured Fashion-MNIST's
@@ -346,6 +344,8 @@ struct TorchPrepared<A, P> {
 /// study planned 16 epochs where about 19 fit.
 pub const RETRAIN_PROBE_IMAGES: usize = 4096;
 
+/// Training images per second of `arch` at `budget` in the second of two passes over `evaluator`'s data
+/// (its fidelity otherwise the budget's).
 fn measured_speed<A>(
     evaluator: &TrainEvaluator<A>,
     arch: &A,
