@@ -235,7 +235,7 @@ fn run(args: &Args) -> Result<(), String> {
         "interval": cfg.interval,
         "interval_coverage": "the share of the intervals (marginal effects; paired gaps to an edge's marked best op, which decide the best set) that hold the true value, at the analysis' nominal level",
         "search": format!("regularized evolution, default settings (population 30, tournament 10), {} trials", args.trials),
-        "estimator": "nascent-report analysis defaults: 128 members, each an additive ridge model (its lambda drawn log-uniformly from 10 to 1000) with the cell's structure features (connected, a path with a convolution; lambda 0.1) plus a tree on its residuals, fitted to a bootstrap resample; exact fANOVA over the uniform space per member; importance: main-effect shares of the members' mean prediction; marginal effects: means over members",
+        "estimator": "nascent-report analysis defaults: 128 members, each an additive ridge model (its lambda drawn log-uniformly from 0.01 to 10000) with the cell's structure features (connected, a path with a convolution; lambda 0.1) plus a tree on its residuals, fitted to a bootstrap resample; exact fANOVA over the uniform space per member, the edges' main effects from the additive part alone (the trees add interactions there: TreeEffects::ExceptCellEdges); importance: main-effect shares of the members' mean prediction; marginal effects: means over members",
         "baseline": "the same with plain random-forest trees (additive_ridge: null)",
         "acceptance": {
             "seeds": main.iter().map(|r| r.seed).collect::<Vec<_>>(),

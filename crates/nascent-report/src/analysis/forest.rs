@@ -71,8 +71,8 @@ impl Default for ForestConfig {
             max_depth: 48,
             max_samples: 1000,
             seed: 0,
-            additive_ridge: Some(10.0),
-            additive_ridge_max: Some(1000.0),
+            additive_ridge: Some(0.01),
+            additive_ridge_max: Some(10000.0),
             structure_ridge: Some(0.1),
         }
     }

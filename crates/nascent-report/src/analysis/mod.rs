@@ -55,7 +55,10 @@ pub mod stability;
 pub mod structure;
 
 pub use data::{Dimension, DimensionKind, Observation, Observations};
-pub use fanova::{Decomposition, decompose_member, decompose_tree, exact_main_effects};
+pub use fanova::{
+    Decomposition, TreeEffects, decompose_member, decompose_member_with, decompose_tree,
+    exact_main_effects,
+};
 pub use forest::{Additive, Forest, ForestConfig, Member};
 pub use motifs::{Motif, MotifConfig, MotifItem, Motifs};
 pub use render::{
@@ -87,6 +90,9 @@ pub struct AnalysisConfig {
     pub motifs: MotifConfig,
     /// Coverage of the intervals over trees (0.9: from the 5th to the 95th percentile).
     pub interval: f64,
+    /// What the trees on the additive part's residuals add to the decomposition: interactions
+    /// only (the default; see [`TreeEffects::ExceptCellEdges`]) or their main effects too.
+    pub trees: TreeEffects,
 }
 
 impl Default for AnalysisConfig {
@@ -95,6 +101,7 @@ impl Default for AnalysisConfig {
             forest: ForestConfig::default(),
             motifs: MotifConfig::default(),
             interval: 0.9,
+            trees: TreeEffects::ExceptCellEdges,
         }
     }
 }
@@ -327,7 +334,7 @@ pub fn analyze(obs: &Observations, cfg: &AnalysisConfig) -> Result<Analysis> {
     let all_trees: Vec<Decomposition> = forest
         .members
         .iter()
-        .map(|m| decompose_member(m, &obs.dimensions))
+        .map(|m| decompose_member_with(m, &obs.dimensions, cfg.trees))
         .collect();
     let decomps: Vec<&Decomposition> = all_trees.iter().filter(|d| d.variance > 0.0).collect();
     let mut notes = obs.notes.clone();
@@ -409,6 +416,7 @@ pub fn analyze(obs: &Observations, cfg: &AnalysisConfig) -> Result<Analysis> {
         dimensions: obs.dimensions.clone(),
         surrogate: SurrogateFit {
             model: match cfg.forest.additive_ridge {
+                Some(_) if structured && cfg.trees == TreeEffects::ExceptCellEdges => "ensemble of additive ridge models (each member's penalty drawn from a range) with the cell's structure features (connected, a path with a convolution) plus regression trees on their residuals, one per bootstrap resample; the edges' main effects come from the additive part, the trees add interactions there".into(),
                 Some(_) if structured => "ensemble of additive ridge models (each member's penalty drawn from a range) with the cell's structure features (connected, a path with a convolution) plus regression trees on their residuals, one per bootstrap resample".into(),
                 Some(_) => "ensemble of additive ridge models (each member's penalty drawn from a range) plus regression trees on their residuals, one per bootstrap resample".into(),
                 None => "random forest (bootstrap, variance reduction, subset splits)".into(),

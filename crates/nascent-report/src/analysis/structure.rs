@@ -144,6 +144,11 @@ impl Structure {
         Some(s)
     }
 
+    /// Whether dimension `d` is one of the cell's edges.
+    pub fn is_edge(&self, d: usize) -> bool {
+        self.edge_dims.contains(&d)
+    }
+
     /// The kept features of a point (one option index per dimension, as in
     /// [`super::Observation::x`]; other dimensions are ignored).
     pub fn features(&self, x: &[f64]) -> Vec<f64> {
