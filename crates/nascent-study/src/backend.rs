@@ -161,6 +161,9 @@ pub struct RetrainPlan {
     pub space: String,
     /// Epochs on all the training data.
     pub epochs: u32,
+    /// Seconds the epochs may take (the trainer shortens its schedule when they would not
+    /// fit; see `time_limit` of nascent-train's `TrainConfig`); `None`: the epochs run in full.
+    pub time_limit: Option<f64>,
     /// Base width (`None`: the space's default).
     pub channels: Option<u32>,
     /// Cells (`None`: the space's default).
@@ -196,6 +199,9 @@ pub struct FinalModel {
     pub search_val_accuracy: Option<f64>,
     /// Epochs of retraining.
     pub epochs: u32,
+    /// Epochs planned, where the time limit cut the schedule short of them (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs_planned: Option<u32>,
     /// Width of the final network.
     pub channels: Option<u32>,
     /// Cells of the final network.

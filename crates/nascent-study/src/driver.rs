@@ -465,8 +465,8 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         let channels = s.retrain.channels.or(searched.channels);
         let cells = s.retrain.cells.or(searched.cells);
         let plan_threads = recipe.threads.unwrap_or(threads.max(available_cores()));
-        let epochs = match s.retrain.epochs {
-            Some(e) => e,
+        let (epochs, time_limit) = match s.retrain.epochs {
+            Some(e) => (e, None),
             None => {
                 let started = std::time::Instant::now();
                 // The trials' speed says what an epoch costs when the retraining has their
@@ -500,7 +500,7 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
                     .map(|m| m * 60.0 - elapsed)
                     .unwrap_or(s.retrain.minutes * 60.0)
                     - started.elapsed().as_secs_f64();
-                fit_epochs(
+                let epochs = fit_epochs(
                     s,
                     history,
                     best,
@@ -508,7 +508,8 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
                     left,
                     prepared.data(),
                     measured,
-                )
+                );
+                (epochs, Some(retrain_time_limit(left)))
             }
         };
         let plan = RetrainPlan {
@@ -516,6 +517,7 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
             arch: self.space.format(&best.arch),
             space: self.space.name().to_string(),
             epochs,
+            time_limit,
             channels,
             cells,
             resolution: searched.resolution,
@@ -718,6 +720,20 @@ fn settings_rows(s: &StudySettings) -> Vec<(String, String)> {
 /// The share of the time left that the retraining's epochs may fill; the rest is kept for the
 /// test evaluation, the export and the report (and for a machine that slows down).
 pub const RETRAIN_USABLE: f64 = 0.88;
+
+/// The share of the time left by which the retraining's epochs must end, whatever the speed
+/// measured before them said: the trainer re-plans after each epoch and shortens its schedule
+/// when the rest would not fit (`bench/results/compare_cifar10`: a speed probe that measured
+/// 10 % high ran the study 32 s past its 60 minutes before this limit). What remains is the
+/// test pass, the export and the report.
+pub const RETRAIN_DEADLINE: f64 = 0.97;
+
+/// The time limit of retraining epochs planned in `seconds_left` seconds
+/// ([`RETRAIN_DEADLINE`]); the study's retraining and `nascent compare`'s reference arms share
+/// it.
+pub fn retrain_time_limit(seconds_left: f64) -> f64 {
+    (seconds_left * RETRAIN_DEADLINE).max(1.0)
+}
 
 /// Seconds of one full epoch at `images_per_second`: the `train` images trained, plus the
 /// validation pass over `val` images (a forward pass, about a third of a training step per

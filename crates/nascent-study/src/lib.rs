@@ -60,8 +60,9 @@ pub use backend::{
     SpaceInfo, SpaceTask, Trainer,
 };
 pub use driver::{
-    BestTrial, RETRAIN_USABLE, Study, StudyOutcome, WorkerLimits, available_cores,
-    seconds_per_epoch, stored_final_model, stored_settings, view_of, write_report,
+    BestTrial, RETRAIN_DEADLINE, RETRAIN_USABLE, Study, StudyOutcome, WorkerLimits,
+    available_cores, retrain_time_limit, seconds_per_epoch, stored_final_model, stored_settings,
+    view_of, write_report,
 };
 pub use error::{Error, Result};
 pub use observer::{LogStudy, RetrainEpoch, Silent, StudyEvent, StudyObserver};

@@ -148,6 +148,13 @@ impl<A> TrainEvaluator<A> {
         spec
     }
 
+    /// Limits the seconds of each run's epochs ([`TrainConfig::time_limit`]): a run whose
+    /// epochs would not fit shortens its schedule. `None` lifts the limit.
+    pub fn with_time_limit(mut self, seconds: Option<f64>) -> Self {
+        self.config.time_limit = seconds;
+        self
+    }
+
     /// Builds and trains `arch` within `budget`, returning the trained model and the report.
     pub fn train(
         &self,

@@ -529,7 +529,9 @@ impl<A: Send + Sync + 'static, P: Proxies> Prepared<A> for TorchPrepared<A, P> {
         plan: &RetrainPlan,
         observer: &dyn StudyObserver,
     ) -> Result<FinalModel> {
-        let evaluator = self.evaluator(&plan.recipe, plan.threads, true)?;
+        let evaluator = self
+            .evaluator(&plan.recipe, plan.threads, true)?
+            .with_time_limit(plan.time_limit);
         let budget = Budget {
             epochs: Some(plan.epochs),
             data_fraction: None,
@@ -550,7 +552,9 @@ impl<A: Send + Sync + 'static, P: Proxies> Prepared<A> for TorchPrepared<A, P> {
             arch: plan.arch.clone(),
             trial: plan.trial,
             search_val_accuracy: None,
-            epochs: plan.epochs,
+            epochs: report.epochs_done,
+            epochs_planned: (report.epochs_done < report.epochs_planned)
+                .then_some(report.epochs_planned),
             channels: plan.channels,
             cells: plan.cells,
             test_accuracy: report.test_accuracy,

@@ -234,6 +234,13 @@ pub struct TrainConfig {
     /// it applies with mixed precision only (tensor cores take NHWC; float32 convolutions keep
     /// NCHW).
     pub channels_last: bool,
+    /// Seconds the epochs may take, counted from the start of [`Trainer::fit`] (training and
+    /// validation; the test pass comes after). After every epoch the run re-plans from its
+    /// recent pace: when the epochs asked for would not fit, its schedule ends at those that do
+    /// (the cosine decay ends sooner), and when the pace recovers it lengthens again, never
+    /// past the epochs asked for. A run whose epochs were sized from a speed measured too high
+    /// still ends in time. `None`: no limit.
+    pub time_limit: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -261,6 +268,7 @@ impl Default for TrainConfig {
             checkpoint: None,
             resume: false,
             channels_last: true,
+            time_limit: None,
         }
     }
 }
@@ -386,6 +394,14 @@ impl TrainConfig {
                 }
             }
         }
+        if let Some(t) = self.time_limit
+            && !(t.is_finite() && t > 0.0)
+        {
+            return bad(
+                "time_limit",
+                format!("must be a positive number of seconds, got {t}"),
+            );
+        }
         if self.resume && self.checkpoint.is_none() {
             return bad("resume", "needs a checkpoint path".into());
         }
@@ -394,8 +410,14 @@ impl TrainConfig {
 
     /// The learning rate at step `step` of `steps_per_epoch * epochs`.
     pub fn lr_at(&self, step: usize, steps_per_epoch: usize) -> f64 {
+        self.lr_over(step, steps_per_epoch, self.epochs)
+    }
+
+    /// The learning rate at step `step` of a schedule over `epochs` epochs (what a run whose
+    /// time limit shortened it follows).
+    fn lr_over(&self, step: usize, steps_per_epoch: usize, epochs: u32) -> f64 {
         let spe = steps_per_epoch.max(1);
-        let total = self.epochs as usize * spe;
+        let total = epochs as usize * spe;
         let warm = self.warmup_epochs as usize * spe;
         if step < warm {
             return self.lr * (step + 1) as f64 / warm as f64;
@@ -459,6 +481,9 @@ pub struct TrainReport {
     pub seconds: f64,
     /// Epochs done, counting those of a checkpoint resumed from.
     pub epochs_done: u32,
+    /// Epochs the run was asked for; more than [`TrainReport::epochs_done`] when the time
+    /// limit ([`TrainConfig::time_limit`]) shortened it.
+    pub epochs_planned: u32,
 }
 
 /// Hears about progress (a progress bar, logs). Every method has an empty default.
@@ -578,15 +603,22 @@ impl Trainer {
             test_accuracy: None,
             seconds: 0.0,
             epochs_done: first_epoch,
+            epochs_planned: cfg.epochs,
         };
+        // The schedule's length: the epochs asked for, until the time limit shortens it.
+        let mut total = cfg.epochs;
         // Read the loss every step on the CPU (free), every few steps on a GPU (a sync).
         let check_every = if device.is_cuda() { 20 } else { 1 };
-        for epoch in first_epoch..cfg.epochs {
+        // Seconds of each epoch of this run (training and validation), for the time limit.
+        let mut paces: Vec<f64> = Vec::new();
+        let mut epoch = first_epoch;
+        while epoch < total {
+            let epoch_started = Instant::now();
             tch::manual_seed(derive_seed(cfg.seed, 1000 + epoch as u64) as i64);
             if cfg.drop_path_prob > 0.0 {
                 model
                     .net
-                    .set_drop_path_prob(cfg.drop_path_prob * epoch as f64 / cfg.epochs as f64);
+                    .set_drop_path_prob(cfg.drop_path_prob * epoch as f64 / total as f64);
             }
             let t0 = Instant::now();
             let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
@@ -595,7 +627,7 @@ impl Trainer {
             let mut lr = cfg.lr;
             for (b, batch) in loader.epoch(epoch as u64).enumerate() {
                 let step = epoch as usize * spe + b;
-                lr = cfg.lr_at(step, spe);
+                lr = cfg.lr_over(step, spe, total);
                 let xs = prepare(&batch.images, device, cfg.resolution, channels_last);
                 let ys = to_device(&batch.labels, device);
                 let out = native::autocast(device, amp_dtype.kind(), amp, || {
@@ -696,9 +728,28 @@ impl Trainer {
                 save_checkpoint(ck, model, &opt, epoch + 1)?;
             }
             let control = reporter.report(epoch + 1, val_accuracy.unwrap_or(train_accuracy));
-            if control == Control::Stop && epoch + 1 < cfg.epochs {
+            if control == Control::Stop && epoch + 1 < total {
                 report.end = TrainEnd::Stopped;
                 break;
+            }
+            epoch += 1;
+            if let Some(limit) = cfg.time_limit {
+                paces.push(epoch_started.elapsed().as_secs_f64());
+                let fits = epochs_that_fit(limit - started.elapsed().as_secs_f64(), &paces);
+                // Re-planned from scratch every epoch, never past the epochs asked for: a slow
+                // stretch (another process on the machine) shortens the schedule only while
+                // it lasts.
+                let planned = epoch.saturating_add(fits).min(cfg.epochs);
+                if planned != total {
+                    log::warn!(
+                        "after epoch {epoch}: at {:.0} s an epoch, {fits} more fit in the \
+                         {limit:.0} s limit; the schedule now ends after epoch {planned} \
+                         (asked for {})",
+                        pace(&paces),
+                        cfg.epochs
+                    );
+                    total = planned;
+                }
             }
         }
         if report.val_accuracy.is_none()
@@ -730,6 +781,27 @@ impl Trainer {
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
+}
+
+/// Epochs of this run's recent pace taken to judge the next: enough to smooth one slow epoch,
+/// few enough to follow a machine that slows down or recovers.
+const PACE_EPOCHS: usize = 3;
+
+/// The pace the time limit plans with: the mean of the last [`PACE_EPOCHS`] epochs (seconds per
+/// epoch). Not the mean of them all: one epoch slowed fourfold by another process (measured:
+/// 249 s against 65) would weigh on every later plan.
+fn pace(paces: &[f64]) -> f64 {
+    let recent = &paces[paces.len().saturating_sub(PACE_EPOCHS)..];
+    recent.iter().sum::<f64>() / recent.len().max(1) as f64
+}
+
+/// How many more epochs fit in `seconds_left` at the pace of `paces`.
+fn epochs_that_fit(seconds_left: f64, paces: &[f64]) -> u32 {
+    let per = pace(paces);
+    if per <= 0.0 || !per.is_finite() {
+        return u32::MAX;
+    }
+    (seconds_left / per).floor().clamp(0.0, u32::MAX as f64) as u32
 }
 
 /// Moves `t` to `device`; to a GPU without blocking the host (the loader pins the batches, so
@@ -1555,6 +1627,39 @@ mod tests {
             ..TrainConfig::default()
         };
         assert!(c.check().unwrap_err().to_string().contains("resume"));
+    }
+
+    #[test]
+    fn the_time_limit_plans_with_the_recent_pace() {
+        // Steady: 10 s an epoch, 95 s left -> 9 more.
+        assert_eq!(epochs_that_fit(95.0, &[10.0, 10.0, 10.0]), 9);
+        // Slowing down: the last three (14 s) count, not the mean of all (11.6 s).
+        assert_eq!(epochs_that_fit(100.0, &[8.0, 8.0, 14.0, 14.0, 14.0]), 7);
+        // Recovered from a slow stretch: it no longer weighs on the plan.
+        assert_eq!(epochs_that_fit(100.0, &[60.0, 5.0, 5.0, 5.0]), 20);
+        // In the middle of one: it does.
+        assert_eq!(epochs_that_fit(100.0, &[60.0, 5.0, 5.0]), 4);
+        // Past the limit: none.
+        assert_eq!(epochs_that_fit(-3.0, &[10.0]), 0);
+        // No pace yet: no limit to apply.
+        assert_eq!(epochs_that_fit(10.0, &[]), u32::MAX);
+    }
+
+    #[test]
+    fn a_shortened_schedule_is_the_cosine_over_fewer_epochs() {
+        let c = TrainConfig {
+            epochs: 100,
+            lr: 1.0,
+            ..TrainConfig::default()
+        };
+        let short = TrainConfig {
+            epochs: 10,
+            ..c.clone()
+        };
+        for step in [0, 37, 99] {
+            assert_eq!(c.lr_over(step, 10, 10), short.lr_at(step, 10));
+        }
+        assert_eq!(c.lr_over(500, 10, 100), c.lr_at(500, 10));
     }
 
     #[test]

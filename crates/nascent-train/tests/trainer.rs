@@ -105,6 +105,50 @@ fn learns_and_is_deterministic_given_the_seed() {
 }
 
 #[test]
+fn a_time_limit_shortens_the_schedule_and_the_run_still_ends_tested() {
+    let _lock = torch_lock();
+    let Some(data) = small_fashion(20, 0.2, 1) else {
+        return;
+    };
+    // Far more epochs than fit: without the limit this would run for hours.
+    let limit = 2.0;
+    let cfg = TrainConfig {
+        time_limit: Some(limit),
+        ..quick(100_000)
+    };
+    let (_, r) = fit_tiny(cfg, &data);
+    assert_eq!(r.end, TrainEnd::Completed);
+    assert_eq!(r.epochs_planned, 100_000);
+    assert!(
+        r.epochs_done >= 1 && r.epochs_done < 100_000,
+        "{}",
+        r.epochs_done
+    );
+    assert_eq!(r.epochs.len() as u32, r.epochs_done);
+    // The test pass runs after a shortened schedule as after a full one.
+    assert!(r.test_accuracy.is_some());
+    // The epochs end within the limit, give or take the one that found no room after it.
+    assert!(
+        r.seconds < limit * 2.0,
+        "{} s for a {limit} s limit",
+        r.seconds
+    );
+    // The cosine was re-planned to end: the last epoch's learning rate is far below the peak
+    // (over 100,000 epochs it would still be at it).
+    let last = r.epochs.last().unwrap().lr;
+    assert!(last < 0.5 * 0.1, "the last epoch's learning rate is {last}");
+    // A limit must be a positive number of seconds.
+    for bad in [0.0, -1.0, f64::NAN] {
+        let e = Trainer::new(TrainConfig {
+            time_limit: Some(bad),
+            ..quick(1)
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("train.time_limit"), "{e}");
+    }
+}
+
+#[test]
 fn training_keeps_channels_last_weights_by_default_and_can_keep_the_usual_layout() {
     let _lock = torch_lock();
     let Some(data) = small_fashion(100, 0.2, 1) else {

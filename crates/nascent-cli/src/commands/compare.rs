@@ -14,7 +14,8 @@ use nascent_report::compare::{ArmRun, append_run, chart, read_runs, summarize, t
 use nascent_space::Nb201Arch;
 use nascent_strategy::{StrategyConfig, StrategyKind};
 use nascent_study::{
-    Backend, EvaluatorSettings, FinalModel, RETRAIN_USABLE, StudySettings, seconds_per_epoch,
+    Backend, EvaluatorSettings, FinalModel, RETRAIN_USABLE, StudySettings, retrain_time_limit,
+    seconds_per_epoch,
 };
 use nascent_train::evaluate::TrainEvaluator;
 use nascent_train::study::{load_data, train_config};
@@ -361,6 +362,8 @@ fn reference_arm(
         "compare: {name} ({cell}), {} channels, {} cells: about {per_epoch:.0} s per epoch, {epochs} epochs in {left:.0} s",
         args.reference_channels, args.reference_cells
     );
+    // And the same time limit: the epochs shorten their schedule if the probe measured high.
+    let evaluator = evaluator.with_time_limit(Some(retrain_time_limit(left)));
     let (model, report) = evaluator
         .train(cell, &shape(epochs, None), &mut NoReporter, &mut NoObserver)
         .with_context(|| format!("training {name}"))?;
@@ -368,7 +371,10 @@ fn reference_arm(
         .ok()
         .map(|l| l.median_ms);
     let mut notes = BTreeMap::new();
-    notes.insert("epochs".into(), epochs.into());
+    notes.insert("epochs".into(), report.epochs_done.into());
+    if report.epochs_done < epochs {
+        notes.insert("epochs_planned".into(), epochs.into());
+    }
     notes.insert("channels".into(), args.reference_channels.into());
     notes.insert("cells".into(), args.reference_cells.into());
     Ok(ArmRun {
