@@ -161,9 +161,12 @@ pub struct RetrainPlan {
     pub space: String,
     /// Epochs on all the training data.
     pub epochs: u32,
-    /// Seconds the epochs may take (the trainer shortens its schedule when they would not
-    /// fit; see `time_limit` of nascent-train's `TrainConfig`); `None`: the epochs run in full.
+    /// Seconds the epochs fill: the trainer re-plans its schedule after each epoch to the
+    /// epochs that fit, up to `max_epochs` (see `TimeLimit` in nascent-train); `None`: the
+    /// epochs run as planned.
     pub time_limit: Option<f64>,
+    /// The most epochs the time limit may lengthen the schedule to.
+    pub max_epochs: u32,
     /// Base width (`None`: the space's default).
     pub channels: Option<u32>,
     /// Cells (`None`: the space's default).
@@ -199,7 +202,8 @@ pub struct FinalModel {
     pub search_val_accuracy: Option<f64>,
     /// Epochs of retraining.
     pub epochs: u32,
-    /// Epochs planned, where the time limit cut the schedule short of them (absent otherwise).
+    /// Epochs planned before the retraining, where its time limit cut or lengthened the
+    /// schedule (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs_planned: Option<u32>,
     /// Width of the final network.

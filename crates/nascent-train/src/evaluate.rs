@@ -17,7 +17,9 @@
 use crate::data::DataSplits;
 use crate::error::{TrainError, TrainResult};
 use crate::model::{Builder, Model, NetSpec};
-use crate::trainer::{NoObserver, TrainConfig, TrainEnd, TrainObserver, TrainReport, Trainer};
+use crate::trainer::{
+    NoObserver, TimeLimit, TrainConfig, TrainEnd, TrainObserver, TrainReport, Trainer,
+};
 use nascent_core::{Budget, Error, Evaluation, Evaluator, Metrics, Outcome, Reporter};
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
@@ -148,10 +150,10 @@ impl<A> TrainEvaluator<A> {
         spec
     }
 
-    /// Limits the seconds of each run's epochs ([`TrainConfig::time_limit`]): a run whose
-    /// epochs would not fit shortens its schedule. `None` lifts the limit.
-    pub fn with_time_limit(mut self, seconds: Option<f64>) -> Self {
-        self.config.time_limit = seconds;
+    /// Has each run's epochs fill a time ([`TrainConfig::time_limit`]): the schedule shortens
+    /// or lengthens to the epochs that fit. `None` lifts the limit.
+    pub fn with_time_limit(mut self, limit: Option<TimeLimit>) -> Self {
+        self.config.time_limit = limit;
         self
     }
 

@@ -15,7 +15,9 @@ use crate::evaluate::{ArchSetup, SpeedHook, TrainEvaluator};
 use crate::model::{Builder, Model, NetSpec};
 use crate::nets::{ChainBuilder, DartsBuilder, Nb201Builder};
 use crate::recipe::{ArchTraining, CALIBRATION_IMAGES, JointBuilder, JointTraining};
-use crate::trainer::{AmpDtype, EpochStats, Optimizer, Schedule, TrainConfig, TrainObserver};
+use crate::trainer::{
+    AmpDtype, EpochStats, Optimizer, Schedule, TimeLimit, TrainConfig, TrainObserver,
+};
 use nascent_core::{Budget, Evaluator, NoReporter, SearchSpace};
 use nascent_report::ArchView;
 use nascent_report::report::view_for_space;
@@ -531,7 +533,10 @@ impl<A: Send + Sync + 'static, P: Proxies> Prepared<A> for TorchPrepared<A, P> {
     ) -> Result<FinalModel> {
         let evaluator = self
             .evaluator(&plan.recipe, plan.threads, true)?
-            .with_time_limit(plan.time_limit);
+            .with_time_limit(plan.time_limit.map(|seconds| TimeLimit {
+                seconds,
+                max_epochs: plan.max_epochs,
+            }));
         let budget = Budget {
             epochs: Some(plan.epochs),
             data_fraction: None,
@@ -553,7 +558,7 @@ impl<A: Send + Sync + 'static, P: Proxies> Prepared<A> for TorchPrepared<A, P> {
             trial: plan.trial,
             search_val_accuracy: None,
             epochs: report.epochs_done,
-            epochs_planned: (report.epochs_done < report.epochs_planned)
+            epochs_planned: (report.epochs_done != report.epochs_planned)
                 .then_some(report.epochs_planned),
             channels: plan.channels,
             cells: plan.cells,

@@ -234,13 +234,24 @@ pub struct TrainConfig {
     /// it applies with mixed precision only (tensor cores take NHWC; float32 convolutions keep
     /// NCHW).
     pub channels_last: bool,
+    /// The time the epochs fill ([`TimeLimit`]); `None`: the epochs asked for, however long
+    /// they take.
+    pub time_limit: Option<TimeLimit>,
+}
+
+/// Epochs that fill a time: after every epoch the run re-plans its schedule's length from its
+/// recent pace, to the epochs that fit in [`TimeLimit::seconds`] (at least the one just run,
+/// at most [`TimeLimit::max_epochs`]). The cosine decay then ends where the time does, whether
+/// the speed the epochs were first sized from was measured too high (the schedule shortens) or
+/// too low (it lengthens), or another process slows the machine for a while.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimeLimit {
     /// Seconds the epochs may take, counted from the start of [`Trainer::fit`] (training and
-    /// validation; the test pass comes after). After every epoch the run re-plans from its
-    /// recent pace: when the epochs asked for would not fit, its schedule ends at those that do
-    /// (the cosine decay ends sooner), and when the pace recovers it lengthens again, never
-    /// past the epochs asked for. A run whose epochs were sized from a speed measured too high
-    /// still ends in time. `None`: no limit.
-    pub time_limit: Option<f64>,
+    /// validation; the test pass comes after).
+    pub seconds: f64,
+    /// The most epochs the schedule may lengthen to (below [`TrainConfig::epochs`]: it never
+    /// lengthens).
+    pub max_epochs: u32,
 }
 
 impl Default for TrainConfig {
@@ -395,11 +406,11 @@ impl TrainConfig {
             }
         }
         if let Some(t) = self.time_limit
-            && !(t.is_finite() && t > 0.0)
+            && !(t.seconds.is_finite() && t.seconds > 0.0)
         {
             return bad(
-                "time_limit",
-                format!("must be a positive number of seconds, got {t}"),
+                "time_limit.seconds",
+                format!("must be a positive number of seconds, got {}", t.seconds),
             );
         }
         if self.resume && self.checkpoint.is_none() {
@@ -481,8 +492,8 @@ pub struct TrainReport {
     pub seconds: f64,
     /// Epochs done, counting those of a checkpoint resumed from.
     pub epochs_done: u32,
-    /// Epochs the run was asked for; more than [`TrainReport::epochs_done`] when the time
-    /// limit ([`TrainConfig::time_limit`]) shortened it.
+    /// Epochs the run was asked for; they differ from [`TrainReport::epochs_done`] when the
+    /// time limit ([`TrainConfig::time_limit`]) shortened or lengthened the schedule.
     pub epochs_planned: u32,
 }
 
@@ -735,17 +746,19 @@ impl Trainer {
             epoch += 1;
             if let Some(limit) = cfg.time_limit {
                 paces.push(epoch_started.elapsed().as_secs_f64());
-                let fits = epochs_that_fit(limit - started.elapsed().as_secs_f64(), &paces);
-                // Re-planned from scratch every epoch, never past the epochs asked for: a slow
-                // stretch (another process on the machine) shortens the schedule only while
-                // it lasts.
-                let planned = epoch.saturating_add(fits).min(cfg.epochs);
+                let fits = epochs_that_fit(limit.seconds - started.elapsed().as_secs_f64(), &paces);
+                // Re-planned from scratch every epoch: a slow stretch (another process on the
+                // machine) shortens the schedule only while it lasts.
+                let cap = limit.max_epochs.max(cfg.epochs);
+                let planned = epoch.saturating_add(fits).min(cap);
                 if planned != total {
-                    log::warn!(
-                        "after epoch {epoch}: at {:.0} s an epoch, {fits} more fit in the \
-                         {limit:.0} s limit; the schedule now ends after epoch {planned} \
+                    log::info!(
+                        "after epoch {epoch}: at {:.0} s an epoch, {} more fit in the \
+                         {:.0} s limit; the schedule now ends after epoch {planned} \
                          (asked for {})",
                         pace(&paces),
+                        planned - epoch,
+                        limit.seconds,
                         cfg.epochs
                     );
                     total = planned;

@@ -7,7 +7,9 @@ use common::{TinyArch, TinyBuilder, small_fashion, torch_lock};
 use nascent_core::{Budget, Control, Evaluator, Outcome, RecordingReporter, Reporter};
 use nascent_train::data::{Augment, DataSplits, Dataset, LoadedData, Samples};
 use nascent_train::evaluate::TrainEvaluator;
-use nascent_train::trainer::{NoObserver, Optimizer, TrainConfig, TrainEnd, TrainReport, Trainer};
+use nascent_train::trainer::{
+    NoObserver, Optimizer, TimeLimit, TrainConfig, TrainEnd, TrainReport, Trainer,
+};
 use nascent_train::{Model, NetSpec};
 use std::sync::Arc;
 use tch::Device;
@@ -105,7 +107,7 @@ fn learns_and_is_deterministic_given_the_seed() {
 }
 
 #[test]
-fn a_time_limit_shortens_the_schedule_and_the_run_still_ends_tested() {
+fn a_time_limit_shortens_or_lengthens_the_schedule_and_the_run_still_ends_tested() {
     let _lock = torch_lock();
     let Some(data) = small_fashion(20, 0.2, 1) else {
         return;
@@ -113,7 +115,10 @@ fn a_time_limit_shortens_the_schedule_and_the_run_still_ends_tested() {
     // Far more epochs than fit: without the limit this would run for hours.
     let limit = 2.0;
     let cfg = TrainConfig {
-        time_limit: Some(limit),
+        time_limit: Some(TimeLimit {
+            seconds: limit,
+            max_epochs: 0,
+        }),
         ..quick(100_000)
     };
     let (_, r) = fit_tiny(cfg, &data);
@@ -137,14 +142,51 @@ fn a_time_limit_shortens_the_schedule_and_the_run_still_ends_tested() {
     // (over 100,000 epochs it would still be at it).
     let last = r.epochs.last().unwrap().lr;
     assert!(last < 0.5 * 0.1, "the last epoch's learning rate is {last}");
+    let shortened = r.epochs_done;
+
+    // Too few epochs asked for: the schedule lengthens to fill the time, up to the cap.
+    let cfg = TrainConfig {
+        time_limit: Some(TimeLimit {
+            seconds: limit,
+            max_epochs: 100_000,
+        }),
+        ..quick(1)
+    };
+    let (_, r) = fit_tiny(cfg, &data);
+    assert_eq!(r.epochs_planned, 1);
+    assert!(
+        r.epochs_done > 1 && r.epochs_done * 2 > shortened,
+        "{} epochs in {} s (the shortened run: {shortened})",
+        r.epochs_done,
+        r.seconds
+    );
+    assert!(
+        r.seconds < limit * 2.0,
+        "{} s for a {limit} s limit",
+        r.seconds
+    );
+    assert!(r.test_accuracy.is_some());
+    // And never past the cap.
+    let cfg = TrainConfig {
+        time_limit: Some(TimeLimit {
+            seconds: limit,
+            max_epochs: 3,
+        }),
+        ..quick(1)
+    };
+    assert_eq!(fit_tiny(cfg, &data).1.epochs_done, 3);
+
     // A limit must be a positive number of seconds.
     for bad in [0.0, -1.0, f64::NAN] {
         let e = Trainer::new(TrainConfig {
-            time_limit: Some(bad),
+            time_limit: Some(TimeLimit {
+                seconds: bad,
+                max_epochs: 1,
+            }),
             ..quick(1)
         })
         .unwrap_err();
-        assert!(e.to_string().contains("train.time_limit"), "{e}");
+        assert!(e.to_string().contains("train.time_limit.seconds"), "{e}");
     }
 }
 

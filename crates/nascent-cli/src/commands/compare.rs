@@ -19,7 +19,7 @@ use nascent_study::{
 };
 use nascent_train::evaluate::TrainEvaluator;
 use nascent_train::study::{load_data, train_config};
-use nascent_train::trainer::NoObserver;
+use nascent_train::trainer::{NoObserver, TimeLimit};
 use nascent_train::{Builder, Nb201Builder};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -362,8 +362,12 @@ fn reference_arm(
         "compare: {name} ({cell}), {} channels, {} cells: about {per_epoch:.0} s per epoch, {epochs} epochs in {left:.0} s",
         args.reference_channels, args.reference_cells
     );
-    // And the same time limit: the epochs shorten their schedule if the probe measured high.
-    let evaluator = evaluator.with_time_limit(Some(retrain_time_limit(left)));
+    // And the same time limit: the schedule shortens or lengthens to the epochs that fit, up
+    // to the study's cap.
+    let evaluator = evaluator.with_time_limit(Some(TimeLimit {
+        seconds: retrain_time_limit(left),
+        max_epochs: s.retrain.max_epochs.max(epochs),
+    }));
     let (model, report) = evaluator
         .train(cell, &shape(epochs, None), &mut NoReporter, &mut NoObserver)
         .with_context(|| format!("training {name}"))?;
@@ -372,7 +376,7 @@ fn reference_arm(
         .map(|l| l.median_ms);
     let mut notes = BTreeMap::new();
     notes.insert("epochs".into(), report.epochs_done.into());
-    if report.epochs_done < epochs {
+    if report.epochs_done != epochs {
         notes.insert("epochs_planned".into(), epochs.into());
     }
     notes.insert("channels".into(), args.reference_channels.into());

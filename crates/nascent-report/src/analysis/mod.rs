@@ -7,9 +7,10 @@
 //! search samples good regions far more often than bad ones; plain means per option inherit
 //! that bias, the decomposition of a surrogate over the uniform space does not (as far as the
 //! surrogate extrapolates well; where the decisions form a cell, two features of its graph
-//! help it there, [`Structure`]). Uncertainty comes from the trees: each is grown on its own
-//! bootstrap resample and decomposed on its own, and the spread over trees gives the interval
-//! of every importance and marginal effect.
+//! help it there, [`Structure`]; on such a cell's edges the main effects come from the
+//! additive part alone and the trees add interactions, [`TreeEffects`]). Uncertainty comes
+//! from the members: each is grown on its own bootstrap resample and decomposed on its own,
+//! and the spread over members gives the interval of every importance and marginal effect.
 //!
 //! - [`Analysis::importance`]: the share of the objective's variance each decision explains
 //!   alone (its main effect) for the ensemble's mean prediction, with the interval of that
