@@ -135,6 +135,26 @@ fn the_truth_favours_convolutions_and_the_direct_edge() {
     );
 }
 
+/// Two analysis settings on the evolution runs of seeds 100 to 111: per setting, the runs whose
+/// best sets hold the table's best op on all 6 edges, and the mean importance and
+/// marginal-effect Spearman.
+fn two_configs_on_seeds_100_to_111(
+    table: &Arc<Nb201Table>,
+    t: &nascent_report::analysis::Decomposition,
+    cfgs: [&AnalysisConfig; 2],
+) -> ([usize; 2], [f64; 2], [f64; 2]) {
+    let (mut all_six, mut imp, mut marg) = ([0usize; 2], [0.0f64; 2], [0.0f64; 2]);
+    for seed in 100u64..112 {
+        for (k, cfg) in cfgs.into_iter().enumerate() {
+            let (_, s) = validate_seed(table.clone(), t, seed, 200, cfg);
+            all_six[k] += usize::from(s.best_in_set == 6);
+            imp[k] += s.importance / 12.0;
+            marg[k] += s.marginals / 12.0;
+        }
+    }
+    (all_six, imp, marg)
+}
+
 /// Each member draws its penalty from a range (`ForestConfig::additive_ridge_max`) rather than
 /// using one value: on evolution runs the table's best op is then marked best or tied on all 6
 /// edges in more runs, and the marginal effects rank more like the truth. Edge 3<-0 is the
@@ -149,14 +169,7 @@ fn a_range_of_penalties_marks_the_tables_best_op_on_more_runs_than_one_penalty()
     assert!(range.forest.additive_ridge_max.is_some());
     let mut fixed = AnalysisConfig::default();
     fixed.forest.additive_ridge_max = None;
-    let (mut all_six, mut marg) = ([0usize; 2], [0.0f64; 2]);
-    for seed in 100u64..112 {
-        for (k, cfg) in [&range, &fixed].into_iter().enumerate() {
-            let (_, s) = validate_seed(table.clone(), &t, seed, 200, cfg);
-            all_six[k] += usize::from(s.best_in_set == 6);
-            marg[k] += s.marginals / 12.0;
-        }
-    }
+    let (all_six, _, marg) = two_configs_on_seeds_100_to_111(&table, &t, [&range, &fixed]);
     eprintln!(
         "seeds 100-111: all 6 edges marked in {} runs with a range of penalties, {} with one; marginal Spearman {:.3} against {:.3}",
         all_six[0], all_six[1], marg[0], marg[1]
@@ -181,14 +194,7 @@ fn trees_without_main_effects_mark_the_tables_best_op_on_more_runs() {
         trees: TreeEffects::All,
         ..AnalysisConfig::default()
     };
-    let (mut all_six, mut imp) = ([0usize; 2], [0.0f64; 2]);
-    for seed in 100u64..112 {
-        for (k, cfg) in [&interactions, &all].into_iter().enumerate() {
-            let (_, s) = validate_seed(table.clone(), &t, seed, 200, cfg);
-            all_six[k] += usize::from(s.best_in_set == 6);
-            imp[k] += s.importance / 12.0;
-        }
-    }
+    let (all_six, imp, _) = two_configs_on_seeds_100_to_111(&table, &t, [&interactions, &all]);
     eprintln!(
         "seeds 100-111: all 6 edges marked in {} runs with the trees' interactions only, {} with their main effects too; importance Spearman {:.3} against {:.3}",
         all_six[0], all_six[1], imp[0], imp[1]
