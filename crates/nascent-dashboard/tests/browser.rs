@@ -238,22 +238,20 @@ async fn dashboard_follows_a_running_study_in_chromium() {
         "the trials table and four charts",
     )
     .await;
+    // Read in one script: the live page re-renders its table while it runs, and an element
+    // found in one WebDriver call can be gone by the next (a stale element reference).
+    let text =
+        |css: &str| format!("return document.querySelector({css:?})?.textContent.trim() ?? null");
     let first = c
-        .find(Locator::Css("#trials tbody tr:first-child td.state"))
-        .await
-        .unwrap()
-        .text()
+        .execute(&text("#trials tbody tr:first-child td.state"), vec![])
         .await
         .unwrap();
-    assert_eq!(first, "RUNNING");
+    assert_eq!(first, json!("RUNNING"));
     assert_eq!(
-        c.find(Locator::Css("[data-count=running] .v"))
-            .await
-            .unwrap()
-            .text()
+        c.execute(&text("[data-count=running] .v"), vec![])
             .await
             .unwrap(),
-        "1"
+        json!("1")
     );
     let errors = console_errors(&c).await;
     assert!(
