@@ -425,7 +425,7 @@ impl TrainConfig {
     }
 
     /// The learning rate at step `step` of a schedule over `epochs` epochs (what a run whose
-    /// time limit shortened it follows).
+    /// time limit re-planned its length follows).
     fn lr_over(&self, step: usize, steps_per_epoch: usize, epochs: u32) -> f64 {
         let spe = steps_per_epoch.max(1);
         let total = epochs as usize * spe;
@@ -616,7 +616,7 @@ impl Trainer {
             epochs_done: first_epoch,
             epochs_planned: cfg.epochs,
         };
-        // The schedule's length: the epochs asked for, until the time limit shortens it.
+        // The schedule's length: the epochs asked for, until the time limit re-plans it.
         let mut total = cfg.epochs;
         // Read the loss every step on the CPU (free), every few steps on a GPU (a sync).
         let check_every = if device.is_cuda() { 20 } else { 1 };
