@@ -97,12 +97,7 @@ pub fn decompose_tree(tree: &Tree, dims: &[Dimension]) -> Decomposition {
 /// function with the tree reduces to one term per dimension: its component times the tree's
 /// main effect there.
 pub fn decompose_member(member: &Member, dims: &[Dimension]) -> Decomposition {
-    decompose(
-        &member.tree,
-        member.additive.as_ref(),
-        dims,
-        TreeEffects::All,
-    )
+    decompose_member_with(member, dims, TreeEffects::All)
 }
 
 /// What a member's tree contributes to the decomposition when the member has an additive part.

@@ -91,8 +91,9 @@ pub struct AnalysisConfig {
     pub motifs: MotifConfig,
     /// Coverage of the intervals over trees (0.9: from the 5th to the 95th percentile).
     pub interval: f64,
-    /// What the trees on the additive part's residuals add to the decomposition: interactions
-    /// only (the default; see [`TreeEffects::ExceptCellEdges`]) or their main effects too.
+    /// What the trees on the additive part's residuals add to the decomposition: on a cell's
+    /// edges interactions only (the default, [`TreeEffects::ExceptCellEdges`]), or their main
+    /// effects on every dimension ([`TreeEffects::All`]).
     pub trees: TreeEffects,
 }
 
