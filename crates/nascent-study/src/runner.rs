@@ -830,10 +830,17 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
             for (number, worker) in active {
                 match self.storage.heartbeat(self.study.id, number, &worker) {
                     Ok(true) => {}
-                    Ok(false) => log::warn!(
-                        "trial {number}: worker `{worker}` no longer holds it (another worker \
-                         re-queued it)"
-                    ),
+                    Ok(false) => match self.storage.trial(self.study.id, number) {
+                        Ok(rec) => match lost_hold(&rec, &worker) {
+                            Some(why) => log::warn!("trial {number}: worker `{worker}` {why}"),
+                            // Finished by this worker between the copy of `active` above and
+                            // this heartbeat: nothing was lost.
+                            None => log::debug!("trial {number}: finished before its heartbeat"),
+                        },
+                        Err(e) => {
+                            log::warn!("trial {number}: worker `{worker}` no longer holds it ({e})")
+                        }
+                    },
                     Err(e) => log::warn!("heartbeat of trial {number}: {e}"),
                 }
             }
@@ -1231,6 +1238,25 @@ impl Reporter for StoreReporter<'_> {
     }
 }
 
+/// Why `worker` no longer holds the trial `rec` after its heartbeat found it not held; `None`
+/// when the worker itself finished it (the heartbeat raced the trial's end: nothing was lost).
+fn lost_hold(rec: &TrialRecord, worker: &str) -> Option<String> {
+    let holder = rec.worker.as_deref();
+    if rec.state.is_finished() {
+        return match holder {
+            Some(h) if h == worker => None,
+            Some(h) => Some(format!(
+                "no longer holds it (it was re-queued and worker `{h}` finished it)"
+            )),
+            None => Some("no longer holds it (it finished without a worker)".into()),
+        };
+    }
+    Some(match holder {
+        None => "no longer holds it (it was re-queued: its heartbeat was too old)".into(),
+        Some(h) => format!("no longer holds it (it was re-queued and worker `{h}` holds it)"),
+    })
+}
+
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         s.to_string()
@@ -1288,4 +1314,41 @@ fn describe(objectives: &[nascent_core::Objective]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held_by(worker: Option<&str>, state: TrialState) -> TrialRecord {
+        let new = NewTrial {
+            arch: "a".into(),
+            params: serde_json::Value::Null,
+            budget: Budget::default(),
+            seed: 0,
+            worker: "w0".into(),
+        };
+        let mut rec = TrialRecord::created(nascent_core::storage::StudyId(1), 7, &new, 0.0);
+        rec.worker = worker.map(str::to_string);
+        rec.state = state;
+        rec
+    }
+
+    #[test]
+    fn a_trial_its_own_worker_finished_is_not_reported_lost() {
+        assert_eq!(
+            lost_hold(&held_by(Some("w0"), TrialState::Complete), "w0"),
+            None
+        );
+        assert_eq!(
+            lost_hold(&held_by(Some("w0"), TrialState::Fail), "w0"),
+            None
+        );
+        let requeued = lost_hold(&held_by(None, TrialState::Running), "w0").unwrap();
+        assert!(requeued.contains("re-queued"), "{requeued}");
+        let taken = lost_hold(&held_by(Some("w1"), TrialState::Running), "w0").unwrap();
+        assert!(taken.contains("`w1` holds it"), "{taken}");
+        let done = lost_hold(&held_by(Some("w1"), TrialState::Pruned), "w0").unwrap();
+        assert!(done.contains("`w1` finished it"), "{done}");
+    }
 }
