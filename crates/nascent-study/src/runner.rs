@@ -1252,7 +1252,7 @@ fn lost_hold(rec: &TrialRecord, worker: &str) -> Option<String> {
         };
     }
     Some(match holder {
-        None => "no longer holds it (it was re-queued: its heartbeat was too old)".into(),
+        None => "no longer holds it (it was re-queued)".into(),
         Some(h) => format!("no longer holds it (it was re-queued and worker `{h}` holds it)"),
     })
 }
