@@ -830,23 +830,25 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
             for (number, worker) in active {
                 match self.storage.heartbeat(self.study.id, number, &worker) {
                     Ok(true) => {}
-                    Ok(false) => match self.storage.trial(self.study.id, number) {
-                        Ok(rec) => match lost_hold(&rec, &worker) {
-                            Some(why) => log::warn!("trial {number}: worker `{worker}` {why}"),
-                            // Finished by this worker between the copy of `active` above and
-                            // this heartbeat: nothing was lost.
-                            None => log::debug!("trial {number}: finished before its heartbeat"),
-                        },
-                        Err(e) => {
-                            log::warn!("trial {number}: worker `{worker}` no longer holds it ({e})")
-                        }
-                    },
+                    Ok(false) => self.log_lost(number, &worker),
                     Err(e) => log::warn!("heartbeat of trial {number}: {e}"),
                 }
             }
             if let Err(e) = self.storage.record_elapsed(self.study.id, run.elapsed()) {
                 log::warn!("recording the study's time: {e}");
             }
+        }
+    }
+
+    /// Says why `worker` no longer holds trial `number`, which its heartbeat found not held;
+    /// quiet when the worker finished it between the copy of `active` and the heartbeat.
+    fn log_lost(&self, number: u64, worker: &str) {
+        match self.storage.trial(self.study.id, number) {
+            Ok(rec) => match lost_hold(&rec, worker) {
+                Some(why) => log::warn!("trial {number}: worker `{worker}` {why}"),
+                None => log::debug!("trial {number}: finished before its heartbeat"),
+            },
+            Err(e) => log::warn!("trial {number}: worker `{worker}` no longer holds it ({e})"),
         }
     }
 

@@ -146,10 +146,9 @@ fn a_time_limit_shortens_or_lengthens_the_schedule_and_the_run_still_ends_tested
     let shortened = r.epochs_done;
 
     // Too few epochs asked for: the schedule lengthens to fill the time, up to the cap.
-    let fill = limit;
     let cfg = TrainConfig {
         time_limit: Some(TimeLimit {
-            seconds: fill,
+            seconds: limit,
             max_epochs: 100_000,
         }),
         ..quick(1)
@@ -163,8 +162,8 @@ fn a_time_limit_shortens_or_lengthens_the_schedule_and_the_run_still_ends_tested
         r.seconds
     );
     assert!(
-        r.seconds < fill * 2.0,
-        "{} s for a {fill} s limit",
+        r.seconds < limit * 2.0,
+        "{} s for a {limit} s limit",
         r.seconds
     );
     assert!(r.test_accuracy.is_some());
