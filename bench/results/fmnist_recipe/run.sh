@@ -29,7 +29,6 @@ for run in "$@"; do
     batch64) flags=(--batch 64 --lr 0.05) ;;
     batch256) flags=(--batch 256 --lr 0.2) ;;
     batch32) flags=(--batch 32 --lr 0.025) ;;
-    batch64lr0.1) flags=(--batch 64 --lr 0.1) ;;
     *) echo "unknown variant $variant" >&2; exit 2 ;;
   esac
   threads=()

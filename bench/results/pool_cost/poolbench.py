@@ -5,16 +5,16 @@
 #   ~/.cache/nascent/torch-venv/bin/python bench/results/pool_cost/poolbench.py > results.txt
 import torch, time
 torch.set_num_threads(2)
-def bench(mod, x, amp):
-    for _ in range(3):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            y = mod(x)
-        y.float().sum().backward()
-    t = time.perf_counter(); n = 20
+def step(mod, x, amp):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+        y = mod(x)
+    y.float().sum().backward()
+def bench(mod, x, amp, warm=3, n=20):
+    for _ in range(warm):
+        step(mod, x, amp)
+    t = time.perf_counter()
     for _ in range(n):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            y = mod(x)
-        y.float().sum().backward()
+        step(mod, x, amp)
     return (time.perf_counter() - t) / n * 1000
 conv = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Conv2d(16, 16, 3, padding=1, bias=False), torch.nn.BatchNorm2d(16)).to(memory_format=torch.channels_last)
 pool = torch.nn.AvgPool2d(3, 1, 1, count_include_pad=False)

@@ -843,13 +843,17 @@ impl<'a, S: SearchSpace> Runner<'a, S> {
     /// Says why `worker` no longer holds trial `number`, which its heartbeat found not held;
     /// quiet when the worker finished it between the copy of `active` and the heartbeat.
     fn log_lost(&self, number: u64, worker: &str) {
-        match self.storage.trial(self.study.id, number) {
+        let why = match self.storage.trial(self.study.id, number) {
             Ok(rec) => match lost_hold(&rec, worker) {
-                Some(why) => log::warn!("trial {number}: worker `{worker}` {why}"),
-                None => log::debug!("trial {number}: finished before its heartbeat"),
+                Some(why) => why,
+                None => {
+                    log::debug!("trial {number}: finished before its heartbeat");
+                    return;
+                }
             },
-            Err(e) => log::warn!("trial {number}: worker `{worker}` no longer holds it ({e})"),
-        }
+            Err(e) => e.to_string(),
+        };
+        log::warn!("trial {number}: worker `{worker}` no longer holds it ({why})");
     }
 
     fn worker_loop<St: Strategy<S> + ?Sized>(
@@ -1247,15 +1251,13 @@ fn lost_hold(rec: &TrialRecord, worker: &str) -> Option<String> {
     if rec.state.is_finished() {
         return match holder {
             Some(h) if h == worker => None,
-            Some(h) => Some(format!(
-                "no longer holds it (it was re-queued and worker `{h}` finished it)"
-            )),
-            None => Some("no longer holds it (it finished without a worker)".into()),
+            Some(h) => Some(format!("it was re-queued and worker `{h}` finished it")),
+            None => Some("it finished without a worker".into()),
         };
     }
     Some(match holder {
-        None => "no longer holds it (it was re-queued)".into(),
-        Some(h) => format!("no longer holds it (it was re-queued and worker `{h}` holds it)"),
+        None => "it was re-queued".into(),
+        Some(h) => format!("it was re-queued and worker `{h}` holds it"),
     })
 }
 
