@@ -878,3 +878,114 @@ enabled = false
     assert_eq!(trials[0].arch, cells[1].0, "the best-scored cell first");
     assert_eq!(trials[1].arch, cells[3].0, "then the second best");
 }
+
+/// Issue 10: a chain-space study file: `[space.chain]` bounds the networks (`--dry-run` shows
+/// it, bad values name their field), and every trained trial carries `retrain_epochs`, the
+/// retraining epochs its measured speed fits in the reserved time, which a constraint can
+/// bound (the default study keeps networks that fit at least 15).
+#[test]
+fn r10_chain_studies_bound_their_networks_and_the_retraining_epochs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = dir.join("data");
+    write_dataset(&data, 12);
+    let file = dir.join("chain.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "chain"
+storage = "sqlite://{db}"
+out = "{out}"
+seed = 2
+
+[space]
+kind = "chain"
+
+[space.chain]
+min_depth = 1
+max_depth = 2
+ops = ["conv", "res_block"]
+kernels = [3]
+widths = [4, 8]
+max_reductions = 1
+
+[strategy]
+kind = "evolution"
+
+[data]
+name = "{data}"
+
+[train]
+threads = 1
+
+[fidelity]
+epochs = 1
+
+[[constraints]]
+metric = "retrain_epochs"
+min = 1
+
+[budget]
+trials = 4
+
+[retrain]
+minutes = 2.0
+max_epochs = 1
+export = false
+"#,
+            db = dir.join("chain.db").display(),
+            out = dir.join("chain-out").display(),
+            data = data.display(),
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let out = run(&["search", f, "--dry-run"], dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for line in [
+        "[space.chain]",
+        "max_reductions = 1",
+        "metric = \"retrain_epochs\"",
+    ] {
+        assert!(text.contains(line), "--dry-run lacks `{line}`:\n{text}");
+    }
+    fails_with(
+        &run(&["search", f, "--set", "space.chain.kernels=[4]"], dir),
+        &["space.chain.kernels", "4 is not odd"],
+    );
+    fails_with(
+        &run(&["search", f, "--set", "space.chain.depth=3"], dir),
+        &["space.chain.depth", "unknown field"],
+    );
+    let other = dir.join("nb201.toml");
+    std::fs::write(
+        &other,
+        "[space]\nkind = \"nb201\"\n\n[space.chain]\nmax_depth = 3\n",
+    )
+    .unwrap();
+    fails_with(
+        &run(&["search", other.to_str().unwrap(), "--dry-run"], dir),
+        &["space.chain", "chain\" only"],
+    );
+
+    let out = run(&["search", f], dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let s = nascent_store::open(&format!("sqlite://{}", dir.join("chain.db").display())).unwrap();
+    let st = s.study("chain").unwrap();
+    let trials = s.trials(st.id, 0).unwrap();
+    assert_eq!(trials.len(), 4, "{err}");
+    for t in &trials {
+        assert_eq!(t.state, TrialState::Complete, "{t:?}");
+        let arch: Vec<&str> = t.arch.split(',').collect();
+        assert!((1..=2).contains(&arch.len()), "{}", t.arch);
+        let epochs = t.metrics.get("retrain_epochs").copied();
+        assert!(epochs.is_some_and(|e| e >= 1.0), "{t:?}");
+    }
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("test accuracy"),
+        "retrained: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

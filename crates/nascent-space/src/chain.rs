@@ -11,12 +11,14 @@
 //! different network.
 
 use nascent_core::{Decision, Error, Result, Rng, SearchSpace};
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
-/// The operation of one chain layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The operation of one chain layer (in a study file, its name: `conv`, `sep_conv`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChainOp {
     /// Conv KxK, BN, ReLU.
     Conv,
@@ -186,8 +188,10 @@ impl FromStr for ChainArch {
     }
 }
 
-/// The options of a chain space. [`ChainConfig::check`] validates them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The options of a chain space (a study's `[space.chain]`). [`ChainConfig::check`]
+/// validates them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ChainConfig {
     /// Fewest layers.
     pub min_depth: usize,
@@ -229,18 +233,26 @@ impl Default for ChainConfig {
 
 impl ChainConfig {
     /// Checks the options: depths ordered and positive, every list non-empty without
-    /// repeats, odd kernels, positive widths, strides 1 or 2.
+    /// repeats, odd kernels, positive widths, strides 1 or 2; errors name the field as
+    /// `chain.<field>`.
     pub fn check(&self) -> Result<()> {
+        self.check_at("chain.")
+    }
+
+    /// [`ChainConfig::check`], naming the fields `<prefix><field>` (a study file's
+    /// `space.chain.`).
+    pub fn check_at(&self, prefix: &str) -> Result<()> {
+        let f = |name: &str| format!("{prefix}{name}");
         if self.min_depth == 0 || self.min_depth > self.max_depth {
             return Err(Error::config(
-                "chain.min_depth",
+                f("min_depth"),
                 format!(
                     "need 1 <= min_depth <= max_depth, got {} and {}",
                     self.min_depth, self.max_depth
                 ),
             ));
         }
-        fn distinct<T: Eq + std::hash::Hash + Copy>(field: &str, xs: &[T]) -> Result<()> {
+        fn distinct<T: Eq + std::hash::Hash + Copy>(field: String, xs: &[T]) -> Result<()> {
             if xs.is_empty() {
                 return Err(Error::config(field, "must not be empty"));
             }
@@ -249,18 +261,18 @@ impl ChainConfig {
             }
             Ok(())
         }
-        distinct("chain.ops", &self.ops)?;
-        distinct("chain.kernels", &self.kernels)?;
-        distinct("chain.widths", &self.widths)?;
-        distinct("chain.strides", &self.strides)?;
+        distinct(f("ops"), &self.ops)?;
+        distinct(f("kernels"), &self.kernels)?;
+        distinct(f("widths"), &self.widths)?;
+        distinct(f("strides"), &self.strides)?;
         if let Some(k) = self.kernels.iter().find(|k| **k % 2 == 0) {
-            return Err(Error::config("chain.kernels", format!("{k} is not odd")));
+            return Err(Error::config(f("kernels"), format!("{k} is not odd")));
         }
         if self.widths.contains(&0) {
-            return Err(Error::config("chain.widths", "0 is not a width"));
+            return Err(Error::config(f("widths"), "0 is not a width"));
         }
         if let Some(s) = self.strides.iter().find(|s| !matches!(**s, 1 | 2)) {
-            return Err(Error::config("chain.strides", format!("{s} is not 1 or 2")));
+            return Err(Error::config(f("strides"), format!("{s} is not 1 or 2")));
         }
         Ok(())
     }

@@ -14,10 +14,15 @@ use crate::observer::{RunEvents, Silent, StudyEvent, StudyObserver};
 use crate::runner::{
     RunConfig, RunSummary, Runner, StopReason, StudyBudget, load_history, open_or_create_study,
 };
-use crate::settings::{EvaluatorSettings, StudyConfig, StudySettings, WarmStartSettings};
+use crate::settings::{
+    EvaluatorSettings, RETRAIN_EPOCHS, StudyConfig, StudySettings, WarmStartSettings,
+};
 use crate::worker::StopSignal;
 use nascent_core::storage::{Artefact, ArtefactKind, Storage, StudyRecord, StudySpec};
-use nascent_core::{Budget, Evaluator, History, Metrics, Rng, SearchSpace, Trial, TrialState};
+use nascent_core::{
+    Budget, Evaluation, Evaluator, History, Metrics, Outcome, Reporter, Rng, SearchSpace, Trial,
+    TrialState,
+};
 use nascent_estimate::{LowFidelity, Surrogate};
 use nascent_report::{ArchView, EpochRow, ExportedFile, FinalResult, Report};
 use serde::{Deserialize, Serialize};
@@ -430,7 +435,10 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         threads: usize,
     ) -> Result<Box<dyn Evaluator<S::Arch>>> {
         let s = self.config;
-        Ok(match &s.evaluator {
+        let trained: Box<dyn Evaluator<S::Arch>> = match &s.evaluator {
+            EvaluatorSettings::Proxy(p) => {
+                return Ok(prepared.proxy_evaluator(p, &s.trial_budget())?);
+            }
             EvaluatorSettings::Train { .. } => prepared.train_evaluator(threads)?,
             EvaluatorSettings::LowFidelity => Box::new(LowFidelity::new(
                 prepared.train_evaluator(threads)?,
@@ -445,7 +453,11 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
                 surrogate.observe_history(&history);
                 Box::new(surrogate)
             }
-            EvaluatorSettings::Proxy(p) => prepared.proxy_evaluator(p, &s.trial_budget())?,
+        };
+        Ok(if s.retrain.enabled {
+            Box::new(WithRetrainEpochs::new(trained, s, prepared.data()))
+        } else {
+            trained
         })
     }
 
@@ -794,7 +806,20 @@ fn fit_epochs<A: Clone + Eq + std::hash::Hash>(
     else {
         return s.retrain.max_epochs.min(10);
     };
-    // Wider or deeper final networks cost more: scale by the ratio of widths squared and depths.
+    let scale = retrain_cost_scale(s, (channels, cells));
+    let epochs = (usable / (median * scale)).floor();
+    log::info!(
+        "retraining budget: {seconds:.0} s left, about {:.0} s per full epoch -> {epochs} epochs",
+        median * scale
+    );
+    (epochs.max(1.0) as u32).min(s.retrain.max_epochs)
+}
+
+/// How much more an epoch of the final network costs than one of a search trial's: wider or
+/// deeper final networks cost more, by the ratio of widths squared and of depths (1 when the
+/// shapes are the same, as for a chain architecture, which sets its own).
+fn retrain_cost_scale(s: &StudyConfig, (channels, cells): (Option<u32>, Option<u32>)) -> f64 {
+    let searched = s.trial_budget();
     let width = match (channels, searched.channels) {
         (Some(a), Some(b)) if b > 0 => (a as f64 / b as f64).powi(2),
         _ => 1.0,
@@ -803,12 +828,100 @@ fn fit_epochs<A: Clone + Eq + std::hash::Hash>(
         (Some(a), Some(b)) if b > 0 => a as f64 / b as f64,
         _ => 1.0,
     };
-    let epochs = (usable / (median * width * depth)).floor();
-    log::info!(
-        "retraining budget: {seconds:.0} s left, about {:.0} s per full epoch -> {epochs} epochs",
-        median * width * depth
+    width * depth
+}
+
+/// Adds `retrain_epochs` to each trained trial's metrics: how many full epochs of the trial's
+/// architecture at the retraining's width and depth fit in the time reserved for retraining
+/// (`retrain.minutes`, of which the epochs fill [`RETRAIN_USABLE`]), from the trial's measured
+/// training speed; the fixed `retrain.epochs` when set. A constraint on it (`[[constraints]]
+/// metric = "retrain_epochs", min = 15`) keeps the search from choosing a network too slow to
+/// train well in the time the study has, whatever this machine's speed.
+struct WithRetrainEpochs<E> {
+    inner: E,
+    fixed: Option<u32>,
+    /// Usable retraining seconds over the cost scale of the final network.
+    seconds: f64,
+    train: usize,
+    val: usize,
+}
+
+/// Retraining seconds the epochs may fill, over how much more an epoch of the final network
+/// costs than one of a trial's: what a trial's speed is set against.
+fn retrain_seconds_at_trial_cost(s: &StudyConfig) -> f64 {
+    let final_shape = (
+        s.retrain.channels.or(s.trial_budget().channels),
+        s.retrain.cells.or(s.trial_budget().cells),
     );
-    (epochs.max(1.0) as u32).min(s.retrain.max_epochs)
+    s.retrain.minutes * 60.0 * RETRAIN_USABLE / retrain_cost_scale(s, final_shape)
+}
+
+/// The training speed (images a second, at a trial's fidelity) below which a trial cannot meet
+/// the study's `retrain_epochs` lower bound (`[[constraints]] metric = "retrain_epochs", min`):
+/// the trainer stops such a trial as soon as its first batches show it, rather than spend the
+/// search's time on a network that is infeasible anyway. `None` without such a bound, without
+/// retraining or with fixed retraining epochs.
+pub fn min_trial_speed(s: &StudyConfig, data: &DataInfo) -> Option<f64> {
+    if !s.retrain.enabled || s.retrain.epochs.is_some() {
+        return None;
+    }
+    let min = s
+        .constraints
+        .iter()
+        .filter(|c| c.metric == RETRAIN_EPOCHS)
+        .filter_map(|c| c.min)
+        .reduce(f64::max)?;
+    let seconds = retrain_seconds_at_trial_cost(s);
+    (min > 0.0 && seconds > 0.0)
+        .then(|| min * (data.train as f64 + data.val as f64 / 3.0) / seconds)
+}
+
+impl<E> WithRetrainEpochs<E> {
+    fn new(inner: E, s: &StudyConfig, data: &DataInfo) -> Self {
+        WithRetrainEpochs {
+            inner,
+            fixed: s.retrain.epochs,
+            seconds: retrain_seconds_at_trial_cost(s),
+            train: data.train,
+            val: data.val,
+        }
+    }
+
+    fn add(&self, e: &mut Evaluation) {
+        let epochs = match self.fixed {
+            Some(n) => Some(f64::from(n)),
+            None => e
+                .metrics
+                .get("train_images_per_second")
+                .filter(|v| **v > 0.0 && self.train > 0)
+                .map(|ips| (self.seconds / seconds_per_epoch(self.train, self.val, *ips)).floor()),
+        };
+        if let Some(n) = epochs {
+            e.metrics.insert(RETRAIN_EPOCHS.into(), n);
+        }
+    }
+}
+
+impl<A, E: Evaluator<A>> Evaluator<A> for WithRetrainEpochs<E> {
+    fn metrics(&self) -> Vec<String> {
+        let mut m = self.inner.metrics();
+        m.push(RETRAIN_EPOCHS.into());
+        m
+    }
+
+    fn evaluate(&self, arch: &A, budget: &Budget, reporter: &mut dyn Reporter) -> Outcome {
+        match self.inner.evaluate(arch, budget, reporter) {
+            Outcome::Complete(mut e) => {
+                self.add(&mut e);
+                Outcome::Complete(e)
+            }
+            Outcome::Pruned(mut e) => {
+                self.add(&mut e);
+                Outcome::Pruned(e)
+            }
+            failed => failed,
+        }
+    }
 }
 
 /// The report view of the space registered as `name` (`None` when the backend has none).
@@ -831,15 +944,7 @@ mod tests {
     use nascent_core::{Budget, Trial, TrialState};
 
     fn config() -> StudyConfig {
-        let catalog = Catalog {
-            spaces: vec![SpaceInfo {
-                name: "nb201".into(),
-                summary: String::new(),
-                scalable: true,
-            }],
-            proxies: Vec::new(),
-        };
-        StudySettings::default().check(&catalog).unwrap()
+        StudySettings::default().check(&config_catalog()).unwrap()
     }
 
     fn trial(n: u64, metrics: &[(&str, f64)]) -> Trial<u32> {
@@ -909,5 +1014,96 @@ mod tests {
         history.push(trained.clone());
         let wide = fit_epochs(&s, &history, &trained, shape, 3_000.0, &data, Some(450.0));
         assert_eq!(wide, 21);
+    }
+
+    /// An evaluator that reports a fixed training speed (or fails).
+    struct Speed(Option<f64>);
+
+    impl Evaluator<u32> for Speed {
+        fn metrics(&self) -> Vec<String> {
+            vec!["train_images_per_second".into()]
+        }
+
+        fn evaluate(&self, _: &u32, _: &Budget, _: &mut dyn Reporter) -> Outcome {
+            match self.0 {
+                Some(ips) => Outcome::Complete(Evaluation {
+                    metrics: [("train_images_per_second".to_string(), ips)].into(),
+                    cost_seconds: 1.0,
+                }),
+                None => Outcome::Failed {
+                    reason: "no".into(),
+                    cost_seconds: 1.0,
+                },
+            }
+        }
+    }
+
+    fn retrain_epochs(e: &dyn Evaluator<u32>) -> Option<f64> {
+        match e.evaluate(&0, &Budget::default(), &mut nascent_core::NoReporter) {
+            Outcome::Complete(ev) => ev.metrics.get(RETRAIN_EPOCHS).copied(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn trials_report_the_retraining_epochs_their_speed_fits() {
+        let mut settings = StudySettings::default();
+        settings.retrain.minutes = 24.0;
+        settings.retrain.channels = None;
+        settings.retrain.cells = None;
+        settings.fidelity.channels = None;
+        settings.fidelity.cells = None;
+        let catalog = config_catalog();
+        let s = settings.clone().check(&catalog).unwrap();
+        let data = fashion_mnist_splits();
+        // 900 images/s: (54,000 + 2,000) / 900 = 62.2 s an epoch; 0.88 * 1,440 / 62.2 = 20.4.
+        let e = WithRetrainEpochs::new(Speed(Some(900.0)), &s, &data);
+        assert_eq!(retrain_epochs(&e), Some(20.0));
+        assert!(Evaluator::<u32>::metrics(&e).contains(&RETRAIN_EPOCHS.to_string()));
+        // Half the speed, half the epochs (rounded down).
+        let slow = WithRetrainEpochs::new(Speed(Some(450.0)), &s, &data);
+        assert_eq!(retrain_epochs(&slow), Some(10.0));
+        // A final network twice as wide as the trials' costs four times as much an epoch.
+        settings.fidelity.channels = Some(8);
+        settings.retrain.channels = Some(16);
+        let wide = settings.clone().check(&catalog).unwrap();
+        let e = WithRetrainEpochs::new(Speed(Some(900.0)), &wide, &data);
+        assert_eq!(retrain_epochs(&e), Some(5.0));
+        // Fixed retraining epochs are reported as they are; a failed trial gets nothing.
+        settings.retrain.epochs = Some(7);
+        let fixed = settings.clone().check(&catalog).unwrap();
+        assert_eq!(
+            retrain_epochs(&WithRetrainEpochs::new(Speed(Some(1.0)), &fixed, &data)),
+            Some(7.0)
+        );
+        // The speed a trial needs for 15 epochs: 15 * 56,000 / (0.88 * 1,440) = 662.9.
+        let mut bounded = settings.clone();
+        bounded.retrain.epochs = None;
+        bounded.constraints = vec![nascent_core::Constraint {
+            metric: RETRAIN_EPOCHS.into(),
+            min: Some(15.0),
+            max: None,
+        }];
+        bounded.fidelity.channels = None;
+        bounded.retrain.channels = None;
+        let floor = min_trial_speed(&bounded.clone().check(&catalog).unwrap(), &data).unwrap();
+        assert!((floor - 662.88).abs() < 0.1, "{floor}");
+        assert_eq!(min_trial_speed(&s, &data), None, "no bound, no floor");
+        let failed = WithRetrainEpochs::new(Speed(None), &s, &data);
+        assert!(matches!(
+            failed.evaluate(&0, &Budget::default(), &mut nascent_core::NoReporter),
+            Outcome::Failed { .. }
+        ));
+    }
+
+    fn config_catalog() -> Catalog {
+        Catalog {
+            spaces: vec![SpaceInfo {
+                name: "nb201".into(),
+                summary: String::new(),
+                scalable: true,
+            }],
+            proxies: Vec::new(),
+        }
     }
 }

@@ -61,8 +61,8 @@ pub use backend::{
 };
 pub use driver::{
     BestTrial, RETRAIN_DEADLINE, RETRAIN_USABLE, Study, StudyOutcome, WorkerLimits,
-    available_cores, retrain_time_limit, seconds_per_epoch, stored_final_model, stored_settings,
-    view_of, write_report,
+    available_cores, min_trial_speed, retrain_time_limit, seconds_per_epoch, stored_final_model,
+    stored_settings, view_of, write_report,
 };
 pub use error::{Error, Result};
 pub use observer::{LogStudy, RetrainEpoch, Silent, StudyEvent, StudyObserver};

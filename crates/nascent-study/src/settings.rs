@@ -10,6 +10,7 @@ use crate::backend::{Catalog, SpaceInfo};
 use crate::error::{Error, Result};
 use nascent_core::{Budget, Constraint, Objective};
 use nascent_estimate::{Fidelity, PrunerConfig, SurrogateConfig};
+use nascent_space::chain::ChainConfig;
 use nascent_space::joint::JointConfig;
 use nascent_strategy::StrategyConfig;
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,11 @@ pub struct SpaceSettings {
     /// [`JointConfig`] when left out. Only for the joint space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joint: Option<JointConfig>,
+    /// `[space.chain]`: the depths, operations, kernels, widths and strides a chain network
+    /// (`kind = "chain"`) may have; the defaults of [`ChainConfig`] when left out. Only for
+    /// the chain space.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainConfig>,
 }
 
 impl Default for SpaceSettings {
@@ -34,6 +40,7 @@ impl Default for SpaceSettings {
         SpaceSettings {
             kind: "nb201".into(),
             joint: None,
+            chain: None,
         }
     }
 }
@@ -478,6 +485,10 @@ pub const TRAIN_METRICS: [&str; 8] = [
     "train_images_per_second",
 ];
 
+/// The metric a study adds to every trained trial when it retrains: the full epochs of the
+/// trial's architecture that fit in the time reserved for retraining, from its measured speed.
+pub const RETRAIN_EPOCHS: &str = "retrain_epochs";
+
 /// Settings checked against a backend: what [`crate::Study`] runs.
 ///
 /// Only [`StudySettings::check`] makes one, so holding a `StudyConfig` means every value was
@@ -547,10 +558,7 @@ impl StudyConfig {
 
     /// The metrics the trial evaluator reports (objectives and constraints must name them).
     pub fn trial_metrics(&self) -> Vec<String> {
-        match &self.settings.evaluator {
-            EvaluatorSettings::Proxy(p) => p.proxies.clone(),
-            _ => TRAIN_METRICS.iter().map(|m| m.to_string()).collect(),
-        }
+        self.settings.trial_metrics()
     }
 }
 
@@ -567,6 +575,9 @@ impl StudySettings {
             // Written out in full, so that `--dry-run` and the stored settings show every
             // value the space may take.
             self.space.joint.get_or_insert_with(JointConfig::default);
+        }
+        if self.space.kind == "chain" {
+            self.space.chain.get_or_insert_with(ChainConfig::default);
         }
         Ok(StudyConfig {
             settings: self,
@@ -600,6 +611,16 @@ impl StudySettings {
                 return Err(invalid(
                     "space.joint",
                     format!("applies to space.kind = \"joint\" only, not `{kind}`"),
+                ));
+            }
+            (None, _) => {}
+        }
+        match (&self.space.chain, self.space.kind.as_str()) {
+            (Some(c), "chain") => c.check_at("space.chain.")?,
+            (Some(_), kind) => {
+                return Err(invalid(
+                    "space.chain",
+                    format!("applies to space.kind = \"chain\" only, not `{kind}`"),
                 ));
             }
             (None, _) => {}
@@ -696,11 +717,23 @@ impl StudySettings {
         }
     }
 
-    fn check_objectives(&self) -> Result<()> {
-        let known: Vec<String> = match &self.evaluator {
+    /// The metrics the trial evaluator reports: the proxies, or the training metrics (and
+    /// [`RETRAIN_EPOCHS`] when the study retrains).
+    fn trial_metrics(&self) -> Vec<String> {
+        match &self.evaluator {
             EvaluatorSettings::Proxy(p) => p.proxies.clone(),
-            _ => TRAIN_METRICS.iter().map(|m| m.to_string()).collect(),
-        };
+            _ => {
+                let mut m: Vec<String> = TRAIN_METRICS.iter().map(|m| m.to_string()).collect();
+                if self.retrain.enabled {
+                    m.push(RETRAIN_EPOCHS.into());
+                }
+                m
+            }
+        }
+    }
+
+    fn check_objectives(&self) -> Result<()> {
+        let known = self.trial_metrics();
         let what = format!(
             "the {} evaluator reports {}",
             self.evaluator.kind(),

@@ -17,6 +17,9 @@ pub enum TrainError {
     /// Training diverged (a NaN or infinite loss), with where it happened.
     #[error("training diverged: {0}")]
     Diverged(String),
+    /// Slower than [`crate::trainer::TrainConfig::min_images_per_second`] over its first batches.
+    #[error("too slow: {0}")]
+    TooSlow(String),
     /// An error from libtorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

@@ -150,6 +150,11 @@ impl<A> TrainEvaluator<A> {
         spec
     }
 
+    /// The training configuration each run starts from, to adjust.
+    pub fn config_mut(&mut self) -> &mut TrainConfig {
+        &mut self.config
+    }
+
     /// Has each run's epochs fill a time ([`TrainConfig::time_limit`]): the schedule shortens
     /// or lengthens to the epochs that fit. `None` lifts the limit.
     pub fn with_time_limit(mut self, limit: Option<TimeLimit>) -> Self {

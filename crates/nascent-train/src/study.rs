@@ -21,6 +21,7 @@ use crate::trainer::{
 use nascent_core::{Budget, Evaluator, NoReporter, SearchSpace};
 use nascent_report::ArchView;
 use nascent_report::report::view_for_space;
+use nascent_space::chain::ChainConfig;
 use nascent_space::joint::{JointConfig, JointSpace};
 use nascent_space::{ChainSpace, DartsSpace, Nb201Space};
 use nascent_study::{
@@ -41,6 +42,8 @@ pub struct NetOptions {
     pub auxiliary: bool,
     /// The joint space's values (its defaults when `None`).
     pub joint: Option<JointConfig>,
+    /// The chain space's options (its defaults when `None`).
+    pub chain: Option<ChainConfig>,
 }
 
 /// How a registered space's architectures take part in training, when they carry their own
@@ -135,12 +138,12 @@ macro_rules! spaces {
 
 spaces! {
     "nb201", "NAS-Bench-201 cells in the benchmark's macro network", true,
-        |o| no_joint("nb201", o, Nb201Space::new()), no_options("nb201", o, Nb201Builder);
+        |o| plain("nb201", o, Nb201Space::new()), no_options("nb201", o, Nb201Builder);
     "darts", "DARTS normal and reduction cells", true,
-        |o| no_joint("darts", o, DartsSpace::default()),
+        |o| plain("darts", o, DartsSpace::default()),
         Ok::<_, Error>(DartsBuilder::new(o.auxiliary));
     "chain", "chains of layers (each sets its own width; the depth is the chain's)", false,
-        |o| no_joint("chain", o, ChainSpace::default()), no_options("chain", o, ChainBuilder);
+        |o| chain_space(o), no_options("chain", o, ChainBuilder);
     "joint", "an NB201 cell with its width, depth and training recipe (learning rate, weight decay, batch size, augmentation, label smoothing)", false,
         |o| joint_space(o), no_options("joint", o, JointBuilder);
 }
@@ -148,18 +151,43 @@ spaces! {
 /// The joint space of `options.joint` (its defaults without), proposing only configurations
 /// whose retraining fits, and its training.
 fn joint_space(options: &NetOptions) -> Result<SpaceParts<JointSpace>> {
+    if options.chain.is_some() {
+        return Err(Error::config(
+            "space.chain",
+            "applies to the chain space only, not joint",
+        ));
+    }
     let config = options.joint.clone().unwrap_or_default();
     let training = JointTraining::new(config.clone());
     let space = JointSpace::new(config)?.with_feasibility(training.rule());
     Ok((space, Some(Arc::new(training))))
 }
 
-fn no_joint<S: SearchSpace>(name: &str, options: &NetOptions, space: S) -> Result<SpaceParts<S>> {
+/// The chain space of `options.chain` (its defaults without).
+fn chain_space(options: &NetOptions) -> Result<SpaceParts<ChainSpace>> {
     if options.joint.is_some() {
         return Err(Error::config(
             "space.joint",
-            format!("applies to the joint space only, not {name}"),
+            "applies to the joint space only, not chain",
         ));
+    }
+    let config = options.chain.clone().unwrap_or_default();
+    config.check_at("space.chain.")?;
+    Ok((ChainSpace::new(config)?, None))
+}
+
+/// A space without options of its own: `[space.joint]` and `[space.chain]` are refused.
+fn plain<S: SearchSpace>(name: &str, options: &NetOptions, space: S) -> Result<SpaceParts<S>> {
+    for (field, given, owner) in [
+        ("space.joint", options.joint.is_some(), "joint"),
+        ("space.chain", options.chain.is_some(), "chain"),
+    ] {
+        if given {
+            return Err(Error::config(
+                field,
+                format!("applies to the {owner} space only, not {name}"),
+            ));
+        }
     }
     Ok((space, None))
 }
@@ -276,6 +304,7 @@ impl<P: Proxies> Backend for Torch<P> {
         }
         let options = NetOptions {
             joint: space.joint.clone(),
+            chain: space.chain.clone(),
             ..NetOptions::default()
         };
         with_net_space(&space.kind, &options, Adapter { task, torch: self })
@@ -491,11 +520,11 @@ impl<A: Send + Sync + 'static, P: Proxies> Prepared<A> for TorchPrepared<A, P> {
     }
 
     fn train_evaluator(&self, threads: usize) -> Result<Box<dyn Evaluator<A>>> {
-        Ok(Box::new(self.evaluator(
-            &self.config.train,
-            threads,
-            false,
-        )?))
+        let mut e = self.evaluator(&self.config.train, threads, false)?;
+        // A trial too slow for the retraining epochs the study requires stops early.
+        e.config_mut().min_images_per_second =
+            nascent_study::min_trial_speed(&self.config, &self.info);
+        Ok(Box::new(e))
     }
 
     fn proxy_evaluator(

@@ -237,6 +237,11 @@ pub struct TrainConfig {
     /// The time the epochs fill ([`TimeLimit`]); `None`: the epochs asked for, however long
     /// they take.
     pub time_limit: Option<TimeLimit>,
+    /// Stop with [`TrainError::TooSlow`] when the first batches train below this many images a
+    /// second (a study's search trial whose network could not retrain its required epochs in
+    /// time: [`nascent_study::min_trial_speed`]); measured over batches 3 to 10, after the
+    /// warm-up, and only clearly below (under [`SPEED_FLOOR_TOLERANCE`] of it).
+    pub min_images_per_second: Option<f64>,
 }
 
 /// Epochs that fill a time: after every epoch the run re-plans its schedule's length from its
@@ -280,6 +285,7 @@ impl Default for TrainConfig {
             resume: false,
             channels_last: true,
             time_limit: None,
+            min_images_per_second: None,
         }
     }
 }
@@ -636,8 +642,12 @@ impl Trainer {
             let mut correct = Tensor::zeros([], (Kind::Int64, device));
             let mut seen = 0usize;
             let mut lr = cfg.lr;
+            let mut floor_from: Option<(Instant, usize)> = None;
             for (b, batch) in loader.epoch(epoch as u64).enumerate() {
                 let step = epoch as usize * spe + b;
+                if let Some(floor) = cfg.min_images_per_second.filter(|_| epoch == first_epoch) {
+                    check_speed_floor(floor, b, seen, &mut floor_from)?;
+                }
                 lr = cfg.lr_over(step, spe, total);
                 let xs = prepare(&batch.images, device, cfg.resolution, channels_last);
                 let ys = to_device(&batch.labels, device);
@@ -1152,6 +1162,40 @@ fn load_checkpoint(path: &Path, model: &mut Model, opt: &mut OptimizerState) -> 
     u32::try_from(epoch).map_err(|_| bad(format!("bad epoch count {epoch}")))
 }
 
+/// A measured speed counts as below [`TrainConfig::min_images_per_second`] only under this
+/// share of it: the first batches of a run are noisier than a whole epoch.
+pub const SPEED_FLOOR_TOLERANCE: f64 = 0.8;
+
+/// Batches after which the speed floor is checked (the count before it is warm-up).
+const FLOOR_WARMUP_BATCHES: usize = 2;
+const FLOOR_CHECK_BATCHES: usize = 10;
+
+/// Before batch `b` of the first epoch (with `seen` images trained): starts the speed floor's
+/// clock after the warm-up batches and, once enough batches have passed, fails when the pace
+/// since is clearly below `floor` images a second.
+fn check_speed_floor(
+    floor: f64,
+    b: usize,
+    seen: usize,
+    from: &mut Option<(Instant, usize)>,
+) -> TrainResult<()> {
+    if b == FLOOR_WARMUP_BATCHES {
+        *from = Some((Instant::now(), seen));
+    }
+    if b == FLOOR_CHECK_BATCHES
+        && let Some((t0, seen0)) = *from
+    {
+        let ips = (seen - seen0) as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+        if ips < floor * SPEED_FLOOR_TOLERANCE {
+            return Err(TrainError::TooSlow(format!(
+                "{ips:.0} images/s over its first batches, where at least {floor:.0} are needed \
+                 (the retraining epochs the study requires would not fit its time)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1538,6 +1582,52 @@ mod tests {
             seed,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_run_below_its_speed_floor_stops_after_its_first_batches() {
+        // 192 training images in batches of 8: 24 batches, the floor checked at the 11th.
+        let data = halves(256, 2);
+        let fit = |floor: f64| {
+            let cfg = TrainConfig {
+                epochs: 3,
+                batch_size: 8,
+                threads: Some(1),
+                evaluate_test: false,
+                min_images_per_second: Some(floor),
+                ..TrainConfig::default()
+            };
+            let t = Trainer::new(cfg).unwrap();
+            let arch: nascent_space::Nb201Arch =
+                "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+                    .parse()
+                    .unwrap();
+            let spec = crate::NetSpec {
+                in_channels: 1,
+                resolution: 8,
+                classes: 2,
+                channels: Some(4),
+                cells: Some(1),
+            };
+            let mut m = Model::new(
+                &crate::nets::Nb201Builder as &dyn crate::Builder<nascent_space::Nb201Arch>,
+                &arch,
+                spec,
+                Device::Cpu,
+            )
+            .unwrap();
+            t.fit(
+                &mut m,
+                &data,
+                &mut nascent_core::NoReporter,
+                &mut NoObserver,
+            )
+        };
+        // A billion images a second is out of reach: stopped, saying why.
+        let e = fit(1e9).unwrap_err().to_string();
+        assert!(e.contains("too slow") && e.contains("1000000000"), "{e}");
+        // One image a second is not: every epoch runs.
+        assert_eq!(fit(1.0).unwrap().epochs_done, 3);
     }
 
     #[test]
