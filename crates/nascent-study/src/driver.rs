@@ -437,7 +437,7 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         let s = self.config;
         let trained: Box<dyn Evaluator<S::Arch>> = match &s.evaluator {
             EvaluatorSettings::Proxy(p) => {
-                return Ok(prepared.proxy_evaluator(p, &s.trial_budget())?);
+                return prepared.proxy_evaluator(p, &s.trial_budget());
             }
             EvaluatorSettings::Train { .. } => prepared.train_evaluator(threads)?,
             EvaluatorSettings::LowFidelity => Box::new(LowFidelity::new(
