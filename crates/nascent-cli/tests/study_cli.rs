@@ -269,6 +269,21 @@ fn fails_with(out: &Output, needles: &[&str]) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// Runs `args` (a `--dry-run`) in `dir`: it exits 0 and prints every one of `lines`.
+fn dry_run_shows(args: &[&str], dir: &Path, lines: &[&str]) {
+    let out = run(args, dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in lines {
+        assert!(text.contains(line), "--dry-run lacks `{line}`:\n{text}");
+    }
+}
+
 #[test]
 fn study_errors_exit_1_naming_the_problem() {
     let study = Study::new(2);
@@ -644,17 +659,16 @@ fn r10_joint_space_studies_search_recipes_and_refuse_what_cannot_fit() {
 
     let wide = joint_study(dir, "wide", "[2, 48]", 5.0, 1);
     let file = wide.to_str().unwrap();
-    let out = run(&["search", file, "--dry-run"], dir);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    for line in [
-        "[space.joint]",
-        "lr_max = 0.4",
-        "search_trivial_augment = true",
-        "min_retrain_epochs = 1",
-    ] {
-        assert!(text.contains(line), "--dry-run lacks `{line}`:\n{text}");
-    }
+    dry_run_shows(
+        &["search", file, "--dry-run"],
+        dir,
+        &[
+            "[space.joint]",
+            "lr_max = 0.4",
+            "search_trivial_augment = true",
+            "min_retrain_epochs = 1",
+        ],
+    );
     fails_with(
         &run(&["search", file, "--set", "space.joint.lr_max=20"], dir),
         &["space.joint.lr_max", "20"],
@@ -940,16 +954,15 @@ export = false
     )
     .unwrap();
     let f = file.to_str().unwrap();
-    let out = run(&["search", f, "--dry-run"], dir);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    for line in [
-        "[space.chain]",
-        "max_reductions = 1",
-        "metric = \"retrain_epochs\"",
-    ] {
-        assert!(text.contains(line), "--dry-run lacks `{line}`:\n{text}");
-    }
+    dry_run_shows(
+        &["search", f, "--dry-run"],
+        dir,
+        &[
+            "[space.chain]",
+            "max_reductions = 1",
+            "metric = \"retrain_epochs\"",
+        ],
+    );
     fails_with(
         &run(&["search", f, "--set", "space.chain.kernels=[4]"], dir),
         &["space.chain.kernels", "4 is not odd"],

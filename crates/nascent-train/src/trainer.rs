@@ -1584,6 +1584,31 @@ mod tests {
         .unwrap()
     }
 
+    /// Trains a small NB201 network (4 channels, one cell) on `data` of [`halves`] with `cfg`.
+    fn fit_halves_cell(cfg: TrainConfig, data: &DataSplits) -> TrainResult<TrainReport> {
+        let t = Trainer::new(cfg).unwrap();
+        t.seed_torch();
+        let arch: nascent_space::Nb201Arch =
+            "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+                .parse()
+                .unwrap();
+        let spec = crate::NetSpec {
+            in_channels: 1,
+            resolution: 8,
+            classes: 2,
+            channels: Some(4),
+            cells: Some(1),
+        };
+        let mut m = Model::new(
+            &crate::nets::Nb201Builder as &dyn crate::Builder<nascent_space::Nb201Arch>,
+            &arch,
+            spec,
+            Device::Cpu,
+        )
+        .unwrap();
+        t.fit(&mut m, data, &mut nascent_core::NoReporter, &mut NoObserver)
+    }
+
     #[test]
     fn a_run_below_its_speed_floor_stops_after_its_first_batches() {
         // 192 training images in batches of 8: 24 batches, the floor checked at the 11th.
@@ -1597,31 +1622,7 @@ mod tests {
                 min_images_per_second: Some(floor),
                 ..TrainConfig::default()
             };
-            let t = Trainer::new(cfg).unwrap();
-            let arch: nascent_space::Nb201Arch =
-                "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
-                    .parse()
-                    .unwrap();
-            let spec = crate::NetSpec {
-                in_channels: 1,
-                resolution: 8,
-                classes: 2,
-                channels: Some(4),
-                cells: Some(1),
-            };
-            let mut m = Model::new(
-                &crate::nets::Nb201Builder as &dyn crate::Builder<nascent_space::Nb201Arch>,
-                &arch,
-                spec,
-                Device::Cpu,
-            )
-            .unwrap();
-            t.fit(
-                &mut m,
-                &data,
-                &mut nascent_core::NoReporter,
-                &mut NoObserver,
-            )
+            fit_halves_cell(cfg, &data)
         };
         // A billion images a second is out of reach: stopped, saying why.
         let e = fit(1e9).unwrap_err().to_string();
@@ -1644,33 +1645,7 @@ mod tests {
                 evaluate_test: false,
                 ..TrainConfig::default()
             };
-            let t = Trainer::new(cfg).unwrap();
-            t.seed_torch();
-            let arch: nascent_space::Nb201Arch =
-                "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
-                    .parse()
-                    .unwrap();
-            let spec = crate::NetSpec {
-                in_channels: 1,
-                resolution: 8,
-                classes: 2,
-                channels: Some(4),
-                cells: Some(1),
-            };
-            let mut m = Model::new(
-                &crate::nets::Nb201Builder as &dyn crate::Builder<nascent_space::Nb201Arch>,
-                &arch,
-                spec,
-                Device::Cpu,
-            )
-            .unwrap();
-            t.fit(
-                &mut m,
-                &data,
-                &mut nascent_core::NoReporter,
-                &mut NoObserver,
-            )
-            .unwrap()
+            fit_halves_cell(cfg, &data).unwrap()
         };
         let bf = run(AmpDtype::BFloat16);
         // float16 does not run on the CPU: float32 training.
