@@ -389,12 +389,13 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         let mut rng = Rng::new(s.seed ^ 0x70_726f_6265);
         let archs: Vec<S::Arch> = (0..PROBES).map(|_| self.space.sample(&mut rng)).collect();
         let searched = s.trial_budget();
+        let (channels, cells) = final_shape(s);
         let retrained = Budget {
             epochs: Some(1),
             data_fraction: None,
             resolution: searched.resolution,
-            channels: s.retrain.channels.or(searched.channels),
-            cells: s.retrain.cells.or(searched.cells),
+            channels,
+            cells,
         };
         for (what, budget) in [("search trials", &searched), ("the retraining", &retrained)] {
             let mut first = None;
@@ -474,8 +475,7 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         let s = self.config;
         let searched = s.trial_budget();
         let recipe = s.retrain.train.clone().unwrap_or_else(|| s.train.clone());
-        let channels = s.retrain.channels.or(searched.channels);
-        let cells = s.retrain.cells.or(searched.cells);
+        let (channels, cells) = final_shape(s);
         let plan_threads = recipe.threads.unwrap_or(threads.max(available_cores()));
         let (epochs, time_limit) = match s.retrain.epochs {
             Some(e) => (e, None),
@@ -849,11 +849,16 @@ struct WithRetrainEpochs<E> {
 /// Retraining seconds the epochs may fill, over how much more an epoch of the final network
 /// costs than one of a trial's: what a trial's speed is set against.
 fn retrain_seconds_at_trial_cost(s: &StudyConfig) -> f64 {
-    let final_shape = (
-        s.retrain.channels.or(s.trial_budget().channels),
-        s.retrain.cells.or(s.trial_budget().cells),
-    );
-    s.retrain.minutes * 60.0 * RETRAIN_USABLE / retrain_cost_scale(s, final_shape)
+    s.retrain.minutes * 60.0 * RETRAIN_USABLE / retrain_cost_scale(s, final_shape(s))
+}
+
+/// The final network's width and depth: the retraining's own, else the search trials'.
+fn final_shape(s: &StudyConfig) -> (Option<u32>, Option<u32>) {
+    let searched = s.trial_budget();
+    (
+        s.retrain.channels.or(searched.channels),
+        s.retrain.cells.or(searched.cells),
+    )
 }
 
 /// The training speed (images a second, at a trial's fidelity) below which a trial cannot meet
@@ -872,8 +877,9 @@ pub fn min_trial_speed(s: &StudyConfig, data: &DataInfo) -> Option<f64> {
         .filter_map(|c| c.min)
         .reduce(f64::max)?;
     let seconds = retrain_seconds_at_trial_cost(s);
+    // An epoch at one image a second takes as many seconds as it has images.
     (min > 0.0 && seconds > 0.0)
-        .then(|| min * (data.train as f64 + data.val as f64 / 3.0) / seconds)
+        .then(|| min * seconds_per_epoch(data.train, data.val, 1.0) / seconds)
 }
 
 impl<E> WithRetrainEpochs<E> {

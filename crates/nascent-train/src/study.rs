@@ -151,12 +151,7 @@ spaces! {
 /// The joint space of `options.joint` (its defaults without), proposing only configurations
 /// whose retraining fits, and its training.
 fn joint_space(options: &NetOptions) -> Result<SpaceParts<JointSpace>> {
-    if options.chain.is_some() {
-        return Err(Error::config(
-            "space.chain",
-            "applies to the chain space only, not joint",
-        ));
-    }
+    no_foreign_options("joint", options)?;
     let config = options.joint.clone().unwrap_or_default();
     let training = JointTraining::new(config.clone());
     let space = JointSpace::new(config)?.with_feasibility(training.rule());
@@ -165,31 +160,32 @@ fn joint_space(options: &NetOptions) -> Result<SpaceParts<JointSpace>> {
 
 /// The chain space of `options.chain` (its defaults without).
 fn chain_space(options: &NetOptions) -> Result<SpaceParts<ChainSpace>> {
-    if options.joint.is_some() {
-        return Err(Error::config(
-            "space.joint",
-            "applies to the joint space only, not chain",
-        ));
-    }
+    no_foreign_options("chain", options)?;
     let config = options.chain.clone().unwrap_or_default();
     config.check_at("space.chain.")?;
     Ok((ChainSpace::new(config)?, None))
 }
 
-/// A space without options of its own: `[space.joint]` and `[space.chain]` are refused.
+/// A space without options of its own.
 fn plain<S: SearchSpace>(name: &str, options: &NetOptions, space: S) -> Result<SpaceParts<S>> {
-    for (field, given, owner) in [
-        ("space.joint", options.joint.is_some(), "joint"),
-        ("space.chain", options.chain.is_some(), "chain"),
+    no_foreign_options(name, options)?;
+    Ok((space, None))
+}
+
+/// Refuses the options of other spaces than `name` (`[space.joint]`, `[space.chain]`).
+fn no_foreign_options(name: &str, options: &NetOptions) -> Result<()> {
+    for (owner, given) in [
+        ("joint", options.joint.is_some()),
+        ("chain", options.chain.is_some()),
     ] {
-        if given {
+        if given && owner != name {
             return Err(Error::config(
-                field,
+                format!("space.{owner}"),
                 format!("applies to the {owner} space only, not {name}"),
             ));
         }
     }
-    Ok((space, None))
+    Ok(())
 }
 
 /// Computes zero-cost proxies for `evaluator.kind = "proxy"` (nascent-oneshot has them; the
