@@ -137,6 +137,7 @@ impl StudyObserver for StudyProgress {
                     summary.study_elapsed_seconds
                 );
             }
+            StudyEvent::Race { n, of, run } => eprintln!("{}", run.line(*n, *of)),
             StudyEvent::RetrainStarted {
                 trial,
                 arch,

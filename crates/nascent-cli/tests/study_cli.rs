@@ -801,6 +801,105 @@ export = false
     );
 }
 
+/// Issue 10, item 2: `[retrain.race]` trains the search's best few (distinct, in the search's
+/// order) briefly at the retraining's width, and the best validation accuracy is retrained;
+/// `final.json` and the report keep the race, and bad settings name `retrain.race.*`.
+#[test]
+fn r10_a_race_among_the_best_trials_chooses_what_is_retrained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = nb201_study(
+        dir,
+        "race",
+        r#"[strategy]
+kind = "random"
+
+[evaluator]
+kind = "proxy"
+proxies = ["meco"]
+batch = 32
+
+[[objectives]]
+metric = "meco"
+direction = "maximize"
+
+[fidelity]
+cells = 1
+channels = 4
+
+[budget]
+trials = 12
+
+[retrain]
+minutes = 0.2
+channels = 4
+cells = 1
+max_epochs = 1
+export = false
+
+[retrain.race]
+candidates = 3
+epochs = 1
+data_fraction = 0.5
+"#,
+    );
+    let f = file.to_str().unwrap();
+    dry_run_shows(
+        &["search", f, "--dry-run"],
+        dir,
+        &["[retrain.race]", "candidates = 3", "data_fraction = 0.5"],
+    );
+    fails_with(
+        &run(&["search", f, "--set", "retrain.race.candidates=1"], dir),
+        &["retrain.race.candidates", "must be 2 to 64, not 1"],
+    );
+    fails_with(
+        &run(&["search", f, "--set", "retrain.race.data_fraction=0"], dir),
+        &["retrain.race.data_fraction", "(0, 1]"],
+    );
+    fails_with(
+        &run(&["search", f, "--set", "retrain.race.laps=2"], dir),
+        &["retrain.race", "unknown field"],
+    );
+    fails_with(
+        &run(&["search", f, "--set", "retrain.enabled=false"], dir),
+        &["retrain.race", "retrain.enabled = true"],
+    );
+
+    let out = run(&["search", f], dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for n in 1..=3 {
+        assert!(stderr.contains(&format!("race {n}/3: #")), "{stderr}");
+    }
+    // The three racers are the three best trials by meco, best first.
+    let mut trials = study_trials(dir, "race");
+    trials.retain(|t| t.state == TrialState::Complete);
+    trials.sort_by(|a, b| b.metrics["meco"].total_cmp(&a.metrics["meco"]));
+    let fin: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("race-out").join("final.json")).unwrap(),
+    )
+    .unwrap();
+    let race = fin["race"].as_array().expect("final.json keeps the race");
+    assert_eq!(race.len(), 3, "{fin}");
+    let raced: Vec<u64> = race.iter().map(|r| r["trial"].as_u64().unwrap()).collect();
+    let best3: Vec<u64> = trials.iter().take(3).map(|t| t.number).collect();
+    assert_eq!(raced, best3, "{fin}");
+    // The winner, the first of the best validation accuracy, is what was retrained.
+    let vals: Vec<f64> = race
+        .iter()
+        .map(|r| r["val_accuracy"].as_f64().expect("every run ended"))
+        .collect();
+    let top = vals.iter().copied().fold(f64::MIN, f64::max);
+    let winner = raced[vals.iter().position(|v| *v == top).unwrap()];
+    assert_eq!(fin["trial"].as_u64(), Some(winner), "{fin}");
+    let report = std::fs::read_to_string(dir.join("race-out").join("report.html")).unwrap();
+    assert!(
+        report.contains("chosen by a race of the 3 best trials"),
+        "the report says how the final model was chosen"
+    );
+}
+
 /// Issue 10, item 4: a study starts from a prior: the best-scored cells of a score file (here
 /// a slice of NAS-Bench-201's table, its own `arch_str` column and a CIFAR-10 accuracy) are
 /// its first trials, best first; bad settings name `warm_start.*`.

@@ -229,6 +229,40 @@ pub struct FinalModel {
     /// The retraining epoch by epoch (absent in files written before it was recorded).
     #[serde(default)]
     pub history: Vec<FinalEpoch>,
+    /// The race that chose it among the search's best (`[retrain.race]`; absent without one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub race: Vec<RaceRun>,
+}
+
+/// One run of `[retrain.race]`: a search trial trained briefly at the retraining's shape.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RaceRun {
+    /// The search trial.
+    pub trial: u64,
+    /// Its genotype.
+    pub arch: String,
+    /// Validation accuracy (%) after the race's epochs (`None`: it failed).
+    pub val_accuracy: Option<f64>,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+    /// Wall-clock seconds of the run.
+    pub seconds: f64,
+}
+
+impl RaceRun {
+    /// One line for a log or a progress display: `race 2/5: #12 ARCH: val 84.20 % in 21 s`.
+    pub fn line(&self, n: usize, of: usize) -> String {
+        let result = match (&self.failed, self.val_accuracy) {
+            (Some(reason), _) => format!("failed: {reason}"),
+            (None, Some(v)) => format!("val {v:.2} %"),
+            (None, None) => "no validation accuracy".into(),
+        };
+        format!(
+            "race {n}/{of}: #{} {}: {result} in {:.0} s",
+            self.trial, self.arch, self.seconds
+        )
+    }
 }
 
 /// One epoch of the final retraining, as `final.json` keeps it.

@@ -7,7 +7,7 @@
 //! ```
 
 use crate::backend::{
-    Backend, DataInfo, FinalModel, Prepared, RetrainPlan, SpaceEntry, SpaceTask, Trainer,
+    Backend, DataInfo, FinalModel, Prepared, RaceRun, RetrainPlan, SpaceEntry, SpaceTask, Trainer,
 };
 use crate::error::{Error, Result};
 use crate::observer::{RunEvents, Silent, StudyEvent, StudyObserver};
@@ -15,7 +15,7 @@ use crate::runner::{
     RunConfig, RunSummary, Runner, StopReason, StudyBudget, load_history, open_or_create_study,
 };
 use crate::settings::{
-    EvaluatorSettings, RETRAIN_EPOCHS, StudyConfig, StudySettings, WarmStartSettings,
+    EvaluatorSettings, RETRAIN_EPOCHS, RaceSettings, StudyConfig, StudySettings, WarmStartSettings,
 };
 use crate::worker::StopSignal;
 use nascent_core::storage::{Artefact, ArtefactKind, Storage, StudyRecord, StudySpec};
@@ -39,6 +39,12 @@ pub struct BestTrial {
     pub arch: String,
     /// What it measured.
     pub metrics: Metrics,
+}
+
+/// The trial retrained, and the `[retrain.race]` that chose it (empty without one).
+struct Chosen<A> {
+    trial: Trial<A>,
+    race: Vec<RaceRun>,
 }
 
 /// How many sampled architectures [`Driver::probe`] builds before the search.
@@ -351,13 +357,22 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
             best_string,
             best.metrics.get("val_accuracy")
         );
-        if s.retrain.enabled && !self.search_only {
+        let retrains = s.retrain.enabled && !self.search_only;
+        let chosen = match &s.retrain.race {
+            Some(r) if retrains => self.race(&*prepared, &history, best, r, threads)?,
+            _ => Chosen {
+                trial: best,
+                race: Vec::new(),
+            },
+        };
+        let best = chosen.trial.clone();
+        if retrains {
             let elapsed = self
                 .storage
                 .study(&record.name)?
                 .elapsed_seconds
                 .max(self.started.elapsed().as_secs_f64());
-            let fm = self.retrain(&*prepared, &record, &best, &history, threads, elapsed)?;
+            let fm = self.retrain(&*prepared, &record, chosen, &history, threads, elapsed)?;
             outcome.final_model = Some(fm);
         }
         if !self.search_only {
@@ -377,6 +392,78 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         });
         outcome.seconds = self.started.elapsed().as_secs_f64();
         Ok(outcome)
+    }
+
+    /// `[retrain.race]`: trains the best `candidates` feasible trials (distinct architectures,
+    /// in the search's order) for the race's epochs and data at the retraining's width and
+    /// depth, and returns the one with the best validation accuracy (the search's best when
+    /// every run fails; the better-ranked among ties) with every run's result.
+    fn race(
+        &self,
+        prepared: &dyn Prepared<S::Arch>,
+        history: &History<S::Arch>,
+        best: Trial<S::Arch>,
+        race: &RaceSettings,
+        threads: usize,
+    ) -> Result<Chosen<S::Arch>> {
+        let s = self.config;
+        let mut seen = std::collections::HashSet::new();
+        let candidates: Vec<&Trial<S::Arch>> = history
+            .ranked()
+            .into_iter()
+            .map(|i| &history.trials()[i])
+            .filter(|t| history.violation(t) <= 0.0)
+            .filter(|t| seen.insert(self.space.format(&t.arch)))
+            .take(race.candidates)
+            .collect();
+        if candidates.len() < 2 {
+            log::info!("no race: {} candidate(s)", candidates.len());
+            return Ok(Chosen {
+                trial: best,
+                race: Vec::new(),
+            });
+        }
+        let evaluator = prepared.train_evaluator(threads)?;
+        let (channels, cells) = final_shape(s);
+        let budget = Budget {
+            epochs: Some(race.epochs),
+            data_fraction: Some(race.data_fraction),
+            resolution: s.trial_budget().resolution,
+            channels,
+            cells,
+        };
+        let mut runs = Vec::with_capacity(candidates.len());
+        let mut winner: Option<(usize, f64)> = None;
+        for (i, t) in candidates.iter().enumerate() {
+            let started = Instant::now();
+            let mut run = RaceRun {
+                trial: t.number,
+                arch: self.space.format(&t.arch),
+                ..RaceRun::default()
+            };
+            match evaluator.evaluate(&t.arch, &budget, &mut nascent_core::NoReporter) {
+                Outcome::Complete(e) | Outcome::Pruned(e) => {
+                    run.val_accuracy = e.metrics.get("val_accuracy").copied();
+                }
+                Outcome::Failed { reason, .. } => run.failed = Some(reason),
+            }
+            run.seconds = started.elapsed().as_secs_f64();
+            if let Some(v) = run.val_accuracy.filter(|v| v.is_finite())
+                && winner.is_none_or(|(_, w)| v > w)
+            {
+                winner = Some((i, v));
+            }
+            self.observer.event(&StudyEvent::Race {
+                n: i + 1,
+                of: candidates.len(),
+                run: &run,
+            });
+            runs.push(run);
+        }
+        Ok(Chosen {
+            trial: winner.map_or(best, |(i, _)| candidates[i].clone()),
+            race: runs,
+        })
     }
 
     /// Refuses a study none of whose architectures can be built on its data before any trial
@@ -467,12 +554,13 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         &self,
         prepared: &dyn Prepared<S::Arch>,
         record: &StudyRecord,
-        best: &Trial<S::Arch>,
+        chosen: Chosen<S::Arch>,
         history: &History<S::Arch>,
         threads: usize,
         elapsed: f64,
     ) -> Result<FinalModel> {
         let s = self.config;
+        let best = &chosen.trial;
         let searched = s.trial_budget();
         let recipe = s.retrain.train.clone().unwrap_or_else(|| s.train.clone());
         let (channels, cells) = final_shape(s);
@@ -549,6 +637,7 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         let mut fm = prepared.retrain(&best.arch, &plan, self.observer)?;
         self.observer.event(&StudyEvent::RetrainFinished);
         fm.search_val_accuracy = best.metrics.get("val_accuracy").copied();
+        fm.race = chosen.race;
         let out = &s.out;
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         let final_path = out.join("final.json");
@@ -688,11 +777,12 @@ fn final_result(fm: &FinalModel, out: &Path) -> FinalResult {
         .chain(fm.val_accuracy.map(|v| ("val_accuracy".to_string(), v)))
         .collect(),
         notes: format!(
-            "trial #{} retrained for {} epochs on all training data (channels {}, cells {})",
+            "trial #{} retrained for {} epochs on all training data (channels {}, cells {}){}",
             fm.trial,
             fm.epochs,
             fm.channels.map_or("default".into(), |c| c.to_string()),
-            fm.cells.map_or("default".into(), |c| c.to_string())
+            fm.cells.map_or("default".into(), |c| c.to_string()),
+            race_note(&fm.race)
         ),
         exports: fm
             .exports
@@ -703,6 +793,27 @@ fn final_result(fm: &FinalModel, out: &Path) -> FinalResult {
             })
             .collect(),
     }
+}
+
+/// How `[retrain.race]` chose the final model, for the report (empty without a race).
+fn race_note(race: &[RaceRun]) -> String {
+    if race.is_empty() {
+        return String::new();
+    }
+    let runs: Vec<String> = race
+        .iter()
+        .map(|r| {
+            let v = r
+                .val_accuracy
+                .map_or("failed".into(), |v| format!("{v:.2} %"));
+            format!("#{} {v}", r.trial)
+        })
+        .collect();
+    format!(
+        "; chosen by a race of the {} best trials (validation accuracy after a short training: {})",
+        race.len(),
+        runs.join(", ")
+    )
 }
 
 fn relative(path: &Path, base: &Path) -> PathBuf {

@@ -56,7 +56,7 @@ pub mod testing;
 pub mod worker;
 
 pub use backend::{
-    Backend, Catalog, DataInfo, FinalEpoch, FinalModel, Prepared, RetrainPlan, SpaceEntry,
+    Backend, Catalog, DataInfo, FinalEpoch, FinalModel, Prepared, RaceRun, RetrainPlan, SpaceEntry,
     SpaceInfo, SpaceTask, Trainer,
 };
 pub use driver::{
@@ -73,6 +73,7 @@ pub use runner::{
 };
 pub use settings::{
     BudgetSettings, DataSettings, EvaluatorSettings, OptimizerKind, Precision, ProxySettings,
-    RetrainSettings, SpaceSettings, StudyConfig, StudySettings, TrainSettings, WarmStartSettings,
+    RaceSettings, RetrainSettings, SpaceSettings, StudyConfig, StudySettings, TrainSettings,
+    WarmStartSettings,
 };
 pub use worker::{StopSignal, WorkerSet};

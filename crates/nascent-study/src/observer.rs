@@ -34,6 +34,15 @@ pub enum StudyEvent<'a> {
     Run(&'a Event<'a>),
     /// The search ended.
     SearchFinished(&'a RunSummary),
+    /// One run of `[retrain.race]` ended.
+    Race {
+        /// Which run (1-based).
+        n: usize,
+        /// Of how many.
+        of: usize,
+        /// What it measured.
+        run: &'a crate::backend::RaceRun,
+    },
     /// The best architecture is being retrained.
     RetrainStarted {
         /// Its search trial.
@@ -107,6 +116,7 @@ impl StudyObserver for LogStudy {
                 s.counts.total,
                 s.counts.complete
             ),
+            StudyEvent::Race { n, of, run } => log::info!("{}", run.line(*n, *of)),
             StudyEvent::RetrainStarted {
                 trial,
                 arch,

@@ -298,6 +298,59 @@ pub struct RetrainSettings {
     pub train: Option<TrainSettings>,
     /// Export genotype, weights (safetensors) and ONNX.
     pub export: bool,
+    /// `[retrain.race]`: the best few trials race briefly before one is retrained; none by
+    /// default (the best trial is retrained).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub race: Option<RaceSettings>,
+}
+
+/// `[retrain.race]`: which of the search's best trials is retrained. The best `candidates`
+/// trials (by the first objective, constraints respected) are each trained for `epochs` on
+/// `data_fraction` of the training split at the retraining's width and depth, and the one with
+/// the best validation accuracy is retrained. For a search whose scores cannot tell its best
+/// apart (a zero-cost proxy ranks cells that differ in one edge almost level), a short real
+/// training among them breaks the tie; its minutes come out of the retraining's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaceSettings {
+    /// How many of the best trials race (2 or more).
+    pub candidates: usize,
+    /// Epochs of each race run.
+    pub epochs: u32,
+    /// Fraction of the training split each race run trains on.
+    pub data_fraction: f64,
+}
+
+impl Default for RaceSettings {
+    fn default() -> Self {
+        RaceSettings {
+            candidates: 5,
+            epochs: 1,
+            data_fraction: 0.25,
+        }
+    }
+}
+
+impl RaceSettings {
+    fn check(&self) -> Result<()> {
+        if !(2..=64).contains(&self.candidates) {
+            return Err(invalid(
+                "retrain.race.candidates",
+                format!("must be 2 to 64, not {}", self.candidates),
+            ));
+        }
+        if self.epochs == 0 {
+            return Err(invalid("retrain.race.epochs", "must be at least 1"));
+        }
+        let f = self.data_fraction;
+        if !(f > 0.0 && f <= 1.0) {
+            return Err(invalid(
+                "retrain.race.data_fraction",
+                format!("must be in (0, 1], not {f}"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for RetrainSettings {
@@ -311,6 +364,7 @@ impl Default for RetrainSettings {
             cells: None,
             train: None,
             export: true,
+            race: None,
         }
     }
 }
@@ -809,6 +863,16 @@ impl StudySettings {
             if self.retrain.epochs == Some(0) || self.retrain.max_epochs == 0 {
                 return Err(invalid("retrain.epochs", "must be at least 1"));
             }
+        }
+        if let Some(race) = &self.retrain.race {
+            if !self.retrain.enabled {
+                return Err(invalid(
+                    "retrain.race",
+                    "races the trials for the retraining; set `retrain.enabled = true` or \
+                     leave it out",
+                ));
+            }
+            race.check()?;
         }
         Ok(())
     }

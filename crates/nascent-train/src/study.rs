@@ -605,6 +605,7 @@ impl<A: Send + Sync + 'static, P: Proxies> Prepared<A> for TorchPrepared<A, P> {
                     val_accuracy: e.val_accuracy,
                 })
                 .collect(),
+            race: Vec::new(),
         };
         measure(&model, &mut fm);
         if plan.export {
