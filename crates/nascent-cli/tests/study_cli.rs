@@ -745,18 +745,8 @@ fn study_trials(dir: &Path, name: &str) -> Vec<TrialRecord> {
     t
 }
 
-/// Issue 10: a study whose trials train nothing (zero-cost proxies) used to retrain for a
-/// fixed 10 epochs whatever the time left (the MeCo candidate used 23.9 of its 30 minutes).
-/// The final configuration's speed is now measured on this machine first, and the epochs fill
-/// the reserved time: with 20 seconds for a tiny network, far more than 10.
-#[test]
-fn r10_a_proxy_study_times_its_final_configuration_and_fills_the_time_left() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let file = nb201_study(
-        dir,
-        "proxy",
-        r#"[strategy]
+/// A 12-trial random search scored by MeCo at 4 channels (the `[retrain]` table follows).
+const MECO_SEARCH: &str = r#"[strategy]
 kind = "random"
 
 [evaluator]
@@ -775,13 +765,23 @@ channels = 4
 [budget]
 trials = 12
 
-[retrain]
-minutes = 0.33
-channels = 8
-cells = 1
-max_epochs = 40
-export = false
-"#,
+"#;
+
+/// Issue 10: a study whose trials train nothing (zero-cost proxies) used to retrain for a
+/// fixed 10 epochs whatever the time left (the MeCo candidate used 23.9 of its 30 minutes).
+/// The final configuration's speed is now measured on this machine first, and the epochs fill
+/// the reserved time: with 20 seconds for a tiny network, far more than 10.
+#[test]
+fn r10_a_proxy_study_times_its_final_configuration_and_fills_the_time_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = nb201_study(
+        dir,
+        "proxy",
+        &format!(
+            "{MECO_SEARCH}[retrain]\nminutes = 0.33\nchannels = 8\ncells = 1\nmax_epochs = 40\n\
+             export = false\n"
+        ),
     );
     let out = run(&["-v", "search", file.to_str().unwrap()], dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -811,26 +811,8 @@ fn r10_a_race_among_the_best_trials_chooses_what_is_retrained() {
     let file = nb201_study(
         dir,
         "race",
-        r#"[strategy]
-kind = "random"
-
-[evaluator]
-kind = "proxy"
-proxies = ["meco"]
-batch = 32
-
-[[objectives]]
-metric = "meco"
-direction = "maximize"
-
-[fidelity]
-cells = 1
-channels = 4
-
-[budget]
-trials = 12
-
-[retrain]
+        &(MECO_SEARCH.to_string()
+            + r#"[retrain]
 minutes = 0.2
 channels = 4
 cells = 1
@@ -841,7 +823,7 @@ export = false
 candidates = 3
 epochs = 1
 data_fraction = 0.5
-"#,
+"#),
     );
     let f = file.to_str().unwrap();
     dry_run_shows(
