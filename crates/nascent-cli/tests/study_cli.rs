@@ -269,6 +269,13 @@ fn fails_with(out: &Output, needles: &[&str]) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// `nascent search FILE --set SET` exits 1 with every needle in its error, for each case.
+fn refuses_sets(file: &str, dir: &Path, cases: &[(&str, &[&str])]) {
+    for (set, needles) in cases {
+        fails_with(&run(&["search", file, "--set", set], dir), needles);
+    }
+}
+
 /// Runs `args` (a `--dry-run`) in `dir`: it exits 0 and prints every one of `lines`.
 fn dry_run_shows(args: &[&str], dir: &Path, lines: &[&str]) {
     let out = run(args, dir);
@@ -669,13 +676,16 @@ fn r10_joint_space_studies_search_recipes_and_refuse_what_cannot_fit() {
             "min_retrain_epochs = 1",
         ],
     );
-    fails_with(
-        &run(&["search", file, "--set", "space.joint.lr_max=20"], dir),
-        &["space.joint.lr_max", "20"],
-    );
-    fails_with(
-        &run(&["search", file, "--set", "space.joint.width=3"], dir),
-        &["space.joint.width", "unknown field"],
+    refuses_sets(
+        file,
+        dir,
+        &[
+            ("space.joint.lr_max=20", &["space.joint.lr_max", "20"]),
+            (
+                "space.joint.width=3",
+                &["space.joint.width", "unknown field"],
+            ),
+        ],
     );
 
     // Five minutes reserved, one epoch to fit: everything fits (the speed is measured first),
@@ -831,21 +841,24 @@ data_fraction = 0.5
         dir,
         &["[retrain.race]", "candidates = 3", "data_fraction = 0.5"],
     );
-    fails_with(
-        &run(&["search", f, "--set", "retrain.race.candidates=1"], dir),
-        &["retrain.race.candidates", "must be 2 to 64, not 1"],
-    );
-    fails_with(
-        &run(&["search", f, "--set", "retrain.race.data_fraction=0"], dir),
-        &["retrain.race.data_fraction", "(0, 1]"],
-    );
-    fails_with(
-        &run(&["search", f, "--set", "retrain.race.laps=2"], dir),
-        &["retrain.race", "unknown field"],
-    );
-    fails_with(
-        &run(&["search", f, "--set", "retrain.enabled=false"], dir),
-        &["retrain.race", "retrain.enabled = true"],
+    refuses_sets(
+        f,
+        dir,
+        &[
+            (
+                "retrain.race.candidates=1",
+                &["retrain.race.candidates", "must be 2 to 64, not 1"],
+            ),
+            (
+                "retrain.race.data_fraction=0",
+                &["retrain.race.data_fraction", "(0, 1]"],
+            ),
+            ("retrain.race.laps=2", &["retrain.race", "unknown field"]),
+            (
+                "retrain.enabled=false",
+                &["retrain.race", "retrain.enabled = true"],
+            ),
+        ],
     );
 
     let out = run(&["search", f], dir);
@@ -946,13 +959,16 @@ enabled = false
         text.contains("[warm_start]") && text.contains("k = 2"),
         "{text}"
     );
-    fails_with(
-        &run(&["search", f, "--set", "warm_start.k=0"], dir),
-        &["warm_start.k"],
-    );
-    fails_with(
-        &run(&["search", f, "--set", "warm_start.column=cifar100"], dir),
-        &["warm_start.column", "cifar100"],
+    refuses_sets(
+        f,
+        dir,
+        &[
+            ("warm_start.k=0", &["warm_start.k"]),
+            (
+                "warm_start.column=cifar100",
+                &["warm_start.column", "cifar100"],
+            ),
+        ],
     );
     fails_with(
         &run(
@@ -1044,13 +1060,19 @@ export = false
             "metric = \"retrain_epochs\"",
         ],
     );
-    fails_with(
-        &run(&["search", f, "--set", "space.chain.kernels=[4]"], dir),
-        &["space.chain.kernels", "4 is not odd"],
-    );
-    fails_with(
-        &run(&["search", f, "--set", "space.chain.depth=3"], dir),
-        &["space.chain.depth", "unknown field"],
+    refuses_sets(
+        f,
+        dir,
+        &[
+            (
+                "space.chain.kernels=[4]",
+                &["space.chain.kernels", "4 is not odd"],
+            ),
+            (
+                "space.chain.depth=3",
+                &["space.chain.depth", "unknown field"],
+            ),
+        ],
     );
     let other = dir.join("nb201.toml");
     std::fs::write(

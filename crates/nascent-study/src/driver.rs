@@ -47,6 +47,16 @@ struct Chosen<A> {
     race: Vec<RaceRun>,
 }
 
+impl<A> Chosen<A> {
+    /// The trial, chosen without a race.
+    fn unraced(trial: Trial<A>) -> Self {
+        Chosen {
+            trial,
+            race: Vec::new(),
+        }
+    }
+}
+
 /// How many sampled architectures [`Driver::probe`] builds before the search.
 const PROBES: usize = 8;
 
@@ -360,10 +370,7 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         let retrains = s.retrain.enabled && !self.search_only;
         let chosen = match &s.retrain.race {
             Some(r) if retrains => self.race(&*prepared, &history, best, r, threads)?,
-            _ => Chosen {
-                trial: best,
-                race: Vec::new(),
-            },
+            _ => Chosen::unraced(best),
         };
         let best = chosen.trial.clone();
         if retrains {
@@ -418,10 +425,7 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
             .collect();
         if candidates.len() < 2 {
             log::info!("no race: {} candidate(s)", candidates.len());
-            return Ok(Chosen {
-                trial: best,
-                race: Vec::new(),
-            });
+            return Ok(Chosen::unraced(best));
         }
         let evaluator = prepared.train_evaluator(threads)?;
         let (channels, cells) = final_shape(s);

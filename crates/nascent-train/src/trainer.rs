@@ -1323,27 +1323,32 @@ mod tests {
         }
     }
 
-    fn small_nb201(seed: i64) -> Model {
-        use crate::nets::Nb201Builder;
-        tch::manual_seed(seed);
-        let arch: nascent_space::Nb201Arch =
-            "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|"
-                .parse()
-                .unwrap();
+    /// An NB201 network of `arch` at 4 channels, one cell, on 8x8 inputs.
+    fn tiny_nb201(arch: &str, in_channels: i64, classes: i64) -> Model {
+        let arch: nascent_space::Nb201Arch = arch.parse().unwrap();
         let spec = crate::NetSpec {
-            in_channels: 3,
+            in_channels,
             resolution: 8,
-            classes: 4,
+            classes,
             channels: Some(4),
             cells: Some(1),
         };
         Model::new(
-            &Nb201Builder as &dyn crate::Builder<nascent_space::Nb201Arch>,
+            &crate::nets::Nb201Builder as &dyn crate::Builder<nascent_space::Nb201Arch>,
             &arch,
             spec,
             Device::Cpu,
         )
         .unwrap()
+    }
+
+    fn small_nb201(seed: i64) -> Model {
+        tch::manual_seed(seed);
+        tiny_nb201(
+            "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|",
+            3,
+            4,
+        )
     }
 
     fn batches() -> Vec<(Tensor, Tensor)> {
@@ -1588,24 +1593,11 @@ mod tests {
     fn fit_halves_cell(cfg: TrainConfig, data: &DataSplits) -> TrainResult<TrainReport> {
         let t = Trainer::new(cfg).unwrap();
         t.seed_torch();
-        let arch: nascent_space::Nb201Arch =
-            "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
-                .parse()
-                .unwrap();
-        let spec = crate::NetSpec {
-            in_channels: 1,
-            resolution: 8,
-            classes: 2,
-            channels: Some(4),
-            cells: Some(1),
-        };
-        let mut m = Model::new(
-            &crate::nets::Nb201Builder as &dyn crate::Builder<nascent_space::Nb201Arch>,
-            &arch,
-            spec,
-            Device::Cpu,
-        )
-        .unwrap();
+        let mut m = tiny_nb201(
+            "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|",
+            1,
+            2,
+        );
         t.fit(&mut m, data, &mut nascent_core::NoReporter, &mut NoObserver)
     }
 
