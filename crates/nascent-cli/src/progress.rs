@@ -144,10 +144,12 @@ impl StudyObserver for StudyProgress {
                 epochs,
                 channels,
                 cells,
+                members,
             } => {
                 eprintln!(
                     "retraining #{trial} {arch} for {epochs} epochs on all training data \
-                     (channels {channels:?}, cells {cells:?})"
+                     (channels {channels:?}, cells {cells:?}){}",
+                    nascent_study::observer::ensemble_note(*members)
                 );
                 let bar = ProgressBar::new(0);
                 bar.set_style(

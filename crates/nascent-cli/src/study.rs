@@ -96,6 +96,21 @@ fn print_outcome(o: &StudyOutcome, json: bool) {
             fm.test_accuracy
                 .map_or("n/a".to_string(), |t| format!("{t:.2}%"))
         );
+        if !fm.members.is_empty() {
+            let each: Vec<String> = fm
+                .members
+                .iter()
+                .map(|m| {
+                    m.test_accuracy
+                        .map_or("n/a".to_string(), |t| format!("{t:.2}%"))
+                })
+                .collect();
+            println!(
+                "ensemble     {} networks averaged (each alone: {}); params, flops and latency are their sums",
+                fm.members.len(),
+                each.join(", ")
+            );
+        }
         println!("params       {:.0}", fm.params);
         if let Some(f) = fm.flops {
             println!("flops        {:.1} M multiply-accumulates", f / 1e6);

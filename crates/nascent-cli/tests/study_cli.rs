@@ -650,6 +650,8 @@ fn r10_the_default_study_is_shown_by_dry_run_and_ranks_by_synflow() {
         "minutes = 27.0",
         "channels = 16",
         "name = \"fashion-mnist\"",
+        "ensemble = 2",
+        "ensemble_min_epochs = 25",
     ] {
         assert!(text.contains(line), "--dry-run lacks `{line}`:\n{text}");
     }
@@ -893,6 +895,114 @@ data_fraction = 0.5
         report.contains("chosen by a race of the 3 best trials"),
         "the report says how the final model was chosen"
     );
+}
+
+/// Issue 10: the final model is an ensemble of `retrain.ensemble` networks of the chosen cell,
+/// trained at once from different seeds (one a thread), whose averaged probabilities give the
+/// accuracies; `final.json`, stdout and the report show each member, every member is exported,
+/// and bad values name `retrain.ensemble`.
+#[test]
+fn r10_an_ensemble_final_model_averages_networks_trained_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = nb201_study(
+        dir,
+        "ens",
+        &(MECO_SEARCH.to_string()
+            + r#"[retrain]
+minutes = 0.2
+channels = 4
+cells = 1
+max_epochs = 2
+ensemble = 3
+"#),
+    );
+    let f = file.to_str().unwrap();
+    dry_run_shows(&["search", f, "--dry-run"], dir, &["ensemble = 3"]);
+    refuses_sets(
+        f,
+        dir,
+        &[
+            (
+                "retrain.ensemble=0",
+                &["retrain.ensemble", "must be 1 to 16, not 0"],
+            ),
+            ("retrain.ensemble=17", &["retrain.ensemble", "not 17"]),
+        ],
+    );
+
+    let out = run(&["search", f, "--set", "train.threads=3"], dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("an ensemble of 3 networks"), "{stderr}");
+    assert!(
+        stdout.contains("ensemble     3 networks averaged"),
+        "{stdout}"
+    );
+    let outdir = dir.join("ens-out");
+    let fin: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(outdir.join("final.json")).unwrap()).unwrap();
+    let members = fin["members"]
+        .as_array()
+        .expect("final.json lists the members");
+    assert_eq!(members.len(), 3, "{fin}");
+    let seeds: std::collections::BTreeSet<u64> = members
+        .iter()
+        .map(|m| m["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds.len(), 3, "each member has its own seed: {fin}");
+    assert_eq!(
+        members[0]["seed"].as_u64(),
+        Some(3),
+        "the first is the study's seed"
+    );
+    for m in members {
+        let t = m["test_accuracy"].as_f64().expect("each member is tested");
+        assert!((0.0..=100.0).contains(&t), "{fin}");
+        assert!(m["epochs"].as_u64().unwrap() >= 1, "{fin}");
+    }
+    assert!(fin["test_accuracy"].as_f64().is_some(), "{fin}");
+    // Three copies of one cell: three times its parameters.
+    let params = fin["params"].as_f64().unwrap();
+    assert!(params > 0.0 && params % 3.0 == 0.0, "{fin}");
+    for n in 1..=3 {
+        let onnx = outdir.join(format!("model/member-{n}/model.onnx"));
+        assert!(onnx.is_file(), "{} exported", onnx.display());
+    }
+    let report = std::fs::read_to_string(outdir.join("report.html")).unwrap();
+    assert!(
+        report.contains("an ensemble of 3 networks"),
+        "the report says the final model is an ensemble"
+    );
+
+    // Members that would get fewer epochs than `ensemble_min_epochs`: one network instead.
+    let file = nb201_study(
+        dir,
+        "one",
+        &(MECO_SEARCH.to_string()
+            + r#"[retrain]
+minutes = 0.2
+channels = 4
+cells = 1
+max_epochs = 2
+ensemble = 3
+ensemble_min_epochs = 1000
+"#),
+    );
+    let out = run(
+        &["search", file.to_str().unwrap(), "--set", "train.threads=3"],
+        dir,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("an ensemble of 3 networks"), "{stderr}");
+    let fin: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("one-out").join("final.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(fin.get("members").is_none(), "one network: {fin}");
+    assert!(dir.join("one-out/model/model.onnx").is_file());
 }
 
 /// Issue 10, item 4: a study starts from a prior: the best-scored cells of a score file (here

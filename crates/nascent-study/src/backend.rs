@@ -175,8 +175,11 @@ pub struct RetrainPlan {
     pub resolution: Option<u32>,
     /// The training recipe.
     pub recipe: TrainSettings,
-    /// CPU threads.
+    /// CPU threads, shared by the members.
     pub threads: usize,
+    /// Networks trained (each from its own seed, at once, on `threads / members` threads) and
+    /// averaged into the final model; 1: one network.
+    pub members: usize,
     /// Export genotype, weights and ONNX into `out/model`.
     pub export: bool,
     /// The output folder.
@@ -232,6 +235,25 @@ pub struct FinalModel {
     /// The race that chose it among the search's best (`[retrain.race]`; absent without one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub race: Vec<RaceRun>,
+    /// The networks averaged into it (`retrain.ensemble`; absent for one network): its
+    /// accuracies are then the ensemble's, its parameters, FLOPs and latency the members' sums.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberRun>,
+}
+
+/// One network of an ensemble final model.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemberRun {
+    /// Its training seed.
+    pub seed: u64,
+    /// Epochs trained.
+    pub epochs: u32,
+    /// Its own test accuracy (%).
+    pub test_accuracy: Option<f64>,
+    /// Its own validation accuracy (%).
+    pub val_accuracy: Option<f64>,
+    /// Seconds it trained.
+    pub seconds: f64,
 }
 
 /// One run of `[retrain.race]`: a search trial trained briefly at the retraining's shape.

@@ -7,7 +7,8 @@
 //! ```
 
 use crate::backend::{
-    Backend, DataInfo, FinalModel, Prepared, RaceRun, RetrainPlan, SpaceEntry, SpaceTask, Trainer,
+    Backend, DataInfo, FinalModel, MemberRun, Prepared, RaceRun, RetrainPlan, SpaceEntry,
+    SpaceTask, Trainer,
 };
 use crate::error::{Error, Result};
 use crate::observer::{RunEvents, Silent, StudyEvent, StudyObserver};
@@ -15,7 +16,8 @@ use crate::runner::{
     RunConfig, RunSummary, Runner, StopReason, StudyBudget, load_history, open_or_create_study,
 };
 use crate::settings::{
-    EvaluatorSettings, RETRAIN_EPOCHS, RaceSettings, StudyConfig, StudySettings, WarmStartSettings,
+    EvaluatorSettings, RETRAIN_EPOCHS, RaceSettings, StudyConfig, StudySettings, TrainSettings,
+    WarmStartSettings,
 };
 use crate::worker::StopSignal;
 use nascent_core::storage::{Artefact, ArtefactKind, Storage, StudyRecord, StudySpec};
@@ -569,51 +571,68 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         let recipe = s.retrain.train.clone().unwrap_or_else(|| s.train.clone());
         let (channels, cells) = final_shape(s);
         let plan_threads = recipe.threads.unwrap_or(threads.max(available_cores()));
+        // At most one member a thread: each trains on its share of them, at once.
+        let mut members = (s.retrain.ensemble as usize).clamp(1, plan_threads.max(1));
         let (epochs, time_limit) = match s.retrain.epochs {
             Some(e) => (e, None),
             None => {
                 let started = std::time::Instant::now();
                 // The trials' speed says what an epoch costs when the retraining has their
-                // shape; otherwise (another width or depth, or trials that trained nothing,
-                // as with zero-cost proxies) the final configuration is timed on this machine.
+                // shape and is one network; otherwise (another width or depth, trials that
+                // trained nothing, as with zero-cost proxies, or an ensemble) the final
+                // configuration is timed on this machine.
                 let trial_speed = best
                     .metrics
                     .get("train_images_per_second")
                     .is_some_and(|v| *v > 0.0);
                 let same_shape = channels == searched.channels && cells == searched.cells;
-                let measured = if trial_speed && same_shape {
-                    None
-                } else {
-                    let shape = Budget {
-                        channels,
-                        cells,
-                        resolution: searched.resolution,
-                        ..Budget::default()
-                    };
-                    match prepared.training_speed(&best.arch, &shape, &recipe, plan_threads) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            log::warn!("the retraining's speed was not measured: {e}");
-                            None
-                        }
-                    }
+                let shape = Budget {
+                    channels,
+                    cells,
+                    resolution: searched.resolution,
+                    ..Budget::default()
                 };
-                let left = s
-                    .budget
-                    .minutes
-                    .map(|m| m * 60.0 - elapsed)
-                    .unwrap_or(s.retrain.minutes * 60.0)
-                    - started.elapsed().as_secs_f64();
-                let epochs = fit_epochs(
-                    s,
-                    history,
-                    best,
-                    (channels, cells),
-                    left,
-                    prepared.data(),
-                    measured,
-                );
-                (epochs, Some(retrain_time_limit(left)))
+                let timed = |n: usize| {
+                    if n == 1 && trial_speed && same_shape {
+                        return None;
+                    }
+                    let speed =
+                        members_speed(prepared, &best.arch, &shape, &recipe, plan_threads, n);
+                    speed.unwrap_or_else(|e| {
+                        log::warn!("the retraining's speed was not measured: {e}");
+                        None
+                    })
+                };
+                let left = || {
+                    s.budget
+                        .minutes
+                        .map(|m| m * 60.0 - elapsed)
+                        .unwrap_or(s.retrain.minutes * 60.0)
+                        - started.elapsed().as_secs_f64()
+                };
+                let plan = |measured: Option<f64>| {
+                    fit_epochs(
+                        s,
+                        history,
+                        best,
+                        (channels, cells),
+                        left(),
+                        prepared.data(),
+                        measured,
+                    )
+                };
+                let mut epochs = plan(timed(members));
+                if members > 1 && epochs < s.retrain.ensemble_min_epochs {
+                    log::info!(
+                        "an ensemble of {members} would train {epochs} epochs each, fewer than \
+                         retrain.ensemble_min_epochs ({}): one network on all {plan_threads} \
+                         threads instead",
+                        s.retrain.ensemble_min_epochs
+                    );
+                    members = 1;
+                    epochs = plan(timed(1));
+                }
+                (epochs, Some(retrain_time_limit(left())))
             }
         };
         let plan = RetrainPlan {
@@ -627,6 +646,7 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
             cells,
             resolution: searched.resolution,
             threads: plan_threads,
+            members,
             recipe,
             export: s.retrain.export,
             out: s.out.clone(),
@@ -637,6 +657,7 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
             epochs,
             channels,
             cells,
+            members,
         });
         let mut fm = prepared.retrain(&best.arch, &plan, self.observer)?;
         self.observer.event(&StudyEvent::RetrainFinished);
@@ -659,6 +680,43 @@ impl<S: SearchSpace + Clone + 'static> Driver<'_, S> {
         }
         Ok(fm)
     }
+}
+
+/// Training images per second of each of `members` networks of `arch` trained at once on
+/// `threads` threads shared out between them (each timed beside the others; the slowest
+/// counts). `None` where the backend cannot time training.
+fn members_speed<A: Sync>(
+    prepared: &dyn Prepared<A>,
+    arch: &A,
+    shape: &Budget,
+    recipe: &TrainSettings,
+    threads: usize,
+    members: usize,
+) -> Result<Option<f64>> {
+    let each = (threads / members.max(1)).max(1);
+    let speeds: Vec<Result<Option<f64>>> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..members.max(1))
+            .map(|_| scope.spawn(|| prepared.training_speed(arch, shape, recipe, each)))
+            .collect();
+        runs.into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::backend(
+                        "timing the retraining",
+                        "a timing thread panicked",
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut slowest: Option<f64> = None;
+    for speed in speeds {
+        match speed? {
+            Some(v) => slowest = Some(slowest.map_or(v, |s| s.min(v))),
+            None => return Ok(None),
+        }
+    }
+    Ok(slowest)
 }
 
 /// The architectures of `[warm_start]`, best first; errors name the field and the file.
@@ -781,12 +839,13 @@ fn final_result(fm: &FinalModel, out: &Path) -> FinalResult {
         .chain(fm.val_accuracy.map(|v| ("val_accuracy".to_string(), v)))
         .collect(),
         notes: format!(
-            "trial #{} retrained for {} epochs on all training data (channels {}, cells {}){}",
+            "trial #{} retrained for {} epochs on all training data (channels {}, cells {}){}{}",
             fm.trial,
             fm.epochs,
             fm.channels.map_or("default".into(), |c| c.to_string()),
             fm.cells.map_or("default".into(), |c| c.to_string()),
-            race_note(&fm.race)
+            race_note(&fm.race),
+            members_note(&fm.members)
         ),
         exports: fm
             .exports
@@ -817,6 +876,23 @@ fn race_note(race: &[RaceRun]) -> String {
         "; chosen by a race of the {} best trials (validation accuracy after a short training: {})",
         race.len(),
         runs.join(", ")
+    )
+}
+
+/// The ensemble behind the final model, for the report (empty for one network).
+fn members_note(members: &[MemberRun]) -> String {
+    if members.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = members
+        .iter()
+        .map(|m| m.test_accuracy.map_or("-".into(), |t| format!("{t:.2} %")))
+        .collect();
+    format!(
+        "; an ensemble of {} networks trained at once from different seeds, averaging their \
+         probabilities (each alone: {} test; parameters, FLOPs and latency are their sums)",
+        members.len(),
+        each.join(", ")
     )
 }
 

@@ -56,8 +56,8 @@ pub mod testing;
 pub mod worker;
 
 pub use backend::{
-    Backend, Catalog, DataInfo, FinalEpoch, FinalModel, Prepared, RaceRun, RetrainPlan, SpaceEntry,
-    SpaceInfo, SpaceTask, Trainer,
+    Backend, Catalog, DataInfo, FinalEpoch, FinalModel, MemberRun, Prepared, RaceRun, RetrainPlan,
+    SpaceEntry, SpaceInfo, SpaceTask, Trainer,
 };
 pub use driver::{
     BestTrial, RETRAIN_DEADLINE, RETRAIN_USABLE, Study, StudyOutcome, WorkerLimits,

@@ -55,6 +55,8 @@ pub enum StudyEvent<'a> {
         channels: Option<u32>,
         /// Cells (`None`: the space's default).
         cells: Option<u32>,
+        /// Networks trained at once and averaged (1: one network).
+        members: usize,
     },
     /// Retraining is about to run `batches` batches per epoch.
     RetrainBatches {
@@ -121,8 +123,12 @@ impl StudyObserver for LogStudy {
                 trial,
                 arch,
                 epochs,
+                members,
                 ..
-            } => log::info!("retraining #{trial} {arch} for {epochs} epochs"),
+            } => log::info!(
+                "retraining #{trial} {arch} for {epochs} epochs{}",
+                ensemble_note(*members)
+            ),
             StudyEvent::RetrainEpoch(e) => log::info!(
                 "retrain epoch {}/{}: loss {:.4} train {:.2}%",
                 e.epoch,
@@ -143,5 +149,14 @@ pub(crate) struct RunEvents<'a>(pub &'a dyn StudyObserver);
 impl Observer for RunEvents<'_> {
     fn event(&self, event: &Event<'_>) {
         self.0.event(&StudyEvent::Run(event));
+    }
+}
+
+/// ` (an ensemble of N networks, trained at once)` for more than one member; empty otherwise.
+pub fn ensemble_note(members: usize) -> String {
+    if members > 1 {
+        format!(" (an ensemble of {members} networks, trained at once)")
+    } else {
+        String::new()
     }
 }

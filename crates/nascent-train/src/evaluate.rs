@@ -27,6 +27,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use tch::Device;
 
+/// Held while a network is seeded and built (see [`TrainEvaluator::train`]).
+static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Adjusts the training configuration and the network specification to one architecture
 /// (spaces whose points carry their own training recipe or width, such as the joint space).
 pub type ArchSetup<A> = Arc<dyn Fn(&A, &mut TrainConfig, &mut NetSpec) + Send + Sync>;
@@ -150,6 +153,11 @@ impl<A> TrainEvaluator<A> {
         spec
     }
 
+    /// The training configuration each run starts from.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
     /// The training configuration each run starts from, to adjust.
     pub fn config_mut(&mut self) -> &mut TrainConfig {
         &mut self.config
@@ -198,8 +206,16 @@ impl<A> TrainEvaluator<A> {
             }
             _ => std::borrow::Cow::Borrowed(&*self.data),
         };
-        trainer.seed_torch();
-        let mut model = Model::new(&*self.builder, arch, spec, self.device)?;
+        // Seeding torch's global generator and drawing the initial weights from it is one step
+        // for the whole process: networks built at once on several threads (an ensemble's
+        // members) each draw exactly their seed's weights.
+        let mut model = {
+            let _init = INIT
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            trainer.seed_torch();
+            Model::new(&*self.builder, arch, spec, self.device)?
+        };
         let report = trainer.fit(&mut model, &data, reporter, observer)?;
         Ok((model, report))
     }

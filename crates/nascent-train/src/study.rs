@@ -16,7 +16,8 @@ use crate::model::{Builder, Model, NetSpec};
 use crate::nets::{ChainBuilder, DartsBuilder, Nb201Builder};
 use crate::recipe::{ArchTraining, CALIBRATION_IMAGES, JointBuilder, JointTraining};
 use crate::trainer::{
-    AmpDtype, EpochStats, Optimizer, Schedule, TimeLimit, TrainConfig, TrainObserver,
+    AmpDtype, EpochStats, NoObserver, Optimizer, Schedule, TimeLimit, TrainConfig, TrainObserver,
+    TrainReport,
 };
 use nascent_core::{Budget, Evaluator, NoReporter, SearchSpace};
 use nascent_report::ArchView;
@@ -25,9 +26,9 @@ use nascent_space::chain::ChainConfig;
 use nascent_space::joint::{JointConfig, JointSpace};
 use nascent_space::{ChainSpace, DartsSpace, Nb201Space};
 use nascent_study::{
-    Backend, Catalog, DataInfo, Error, FinalEpoch, FinalModel, OptimizerKind, Precision, Prepared,
-    ProxySettings, Result, RetrainEpoch, RetrainPlan, SpaceEntry, SpaceInfo, SpaceSettings,
-    SpaceTask, StudyConfig, StudyEvent, StudyObserver, TrainSettings, Trainer,
+    Backend, Catalog, DataInfo, Error, FinalEpoch, FinalModel, MemberRun, OptimizerKind, Precision,
+    Prepared, ProxySettings, Result, RetrainEpoch, RetrainPlan, SpaceEntry, SpaceInfo,
+    SpaceSettings, SpaceTask, StudyConfig, StudyEvent, StudyObserver, TrainSettings, Trainer,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -556,12 +557,21 @@ impl<A: Send + Sync + 'static, P: Proxies> Prepared<A> for TorchPrepared<A, P> {
         plan: &RetrainPlan,
         observer: &dyn StudyObserver,
     ) -> Result<FinalModel> {
-        let evaluator = self
-            .evaluator(&plan.recipe, plan.threads, true)?
-            .with_time_limit(plan.time_limit.map(|seconds| TimeLimit {
-                seconds,
-                max_epochs: plan.max_epochs,
-            }));
+        let members = plan.members.max(1);
+        let threads = (plan.threads / members).max(1);
+        let limit = plan.time_limit.map(|seconds| TimeLimit {
+            seconds,
+            max_epochs: plan.max_epochs,
+        });
+        let evaluators = (0..members)
+            .map(|m| {
+                let mut e = self
+                    .evaluator(&plan.recipe, threads, true)?
+                    .with_time_limit(limit);
+                e.config_mut().seed = member_seed(self.config.seed, m);
+                Ok(e)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let budget = Budget {
             epochs: Some(plan.epochs),
             data_fraction: None,
@@ -574,9 +584,45 @@ impl<A: Send + Sync + 'static, P: Proxies> Prepared<A> for TorchPrepared<A, P> {
             observer,
             epochs: plan.epochs,
         };
-        let (model, report) = evaluator
-            .train(arch, &budget, &mut NoReporter, &mut progress)
-            .map_err(backend_err(format!("retraining {}", plan.arch)))?;
+        let train = |e: &TrainEvaluator<A>, observer: &mut dyn TrainObserver| {
+            let t = Instant::now();
+            e.train(arch, &budget, &mut NoReporter, observer)
+                .map(|(model, report)| (model, report, t.elapsed().as_secs_f64()))
+                .map_err(backend_err(format!("retraining {}", plan.arch)))
+        };
+        // The first member reports progress from this thread; the others train beside it.
+        let runs: Vec<Result<(Model, TrainReport, f64)>> = std::thread::scope(|scope| {
+            let others: Vec<_> = evaluators[1..]
+                .iter()
+                .map(|e| scope.spawn(|| train(e, &mut NoObserver)))
+                .collect();
+            let first = train(&evaluators[0], &mut progress);
+            std::iter::once(first)
+                .chain(others.into_iter().map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::backend(
+                            format!("retraining {}", plan.arch),
+                            "an ensemble member's thread panicked",
+                        ))
+                    })
+                }))
+                .collect()
+        });
+        let mut trained = Vec::new();
+        for (m, run) in runs.into_iter().enumerate() {
+            match run {
+                Ok(t) => trained.push((m, t)),
+                // One member is enough for a final model; none is an error.
+                Err(e) if m > 0 || members == 1 => {
+                    if members == 1 {
+                        return Err(e);
+                    }
+                    log::warn!("ensemble member {} failed and is left out: {e}", m + 1);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let (_, (model, report, _)) = &trained[0];
         let mut fm = FinalModel {
             schema_version: nascent_study::SCHEMA_VERSION,
             arch: plan.arch.clone(),
@@ -606,12 +652,70 @@ impl<A: Send + Sync + 'static, P: Proxies> Prepared<A> for TorchPrepared<A, P> {
                 })
                 .collect(),
             race: Vec::new(),
+            members: Vec::new(),
         };
-        measure(&model, &mut fm);
-        if plan.export {
-            fm.exports = export(&model, &plan.arch, &plan.space, &plan.out)?;
+        if members == 1 {
+            measure(model, &mut fm);
+            if plan.export {
+                fm.exports = export(model, &plan.arch, &plan.space, &plan.out.join("model"), "")?;
+            }
+            return Ok(fm);
         }
+        // An ensemble: its accuracies average the members' probabilities, on all the threads.
+        tch::set_num_threads(plan.threads as i32);
+        let models: Vec<&Model> = trained.iter().map(|(_, (m, _, _))| m).collect();
+        let cfg = evaluators[0].config();
+        let ensemble = |data: &crate::data::Dataset| {
+            crate::trainer::ensemble_accuracy(
+                &models,
+                Arc::new(data.clone()),
+                &self.data.norm,
+                cfg.eval_batch_size,
+                plan.resolution.map(i64::from),
+                cfg.prefetch,
+            )
+        };
+        fm.val_accuracy = (!self.data.val.is_empty()).then(|| ensemble(&self.data.val));
+        fm.test_accuracy = self.data.test.as_ref().map(ensemble);
+        fm.train_accuracy = trained
+            .iter()
+            .map(|(_, (_, r, _))| r.train_accuracy)
+            .sum::<f64>()
+            / trained.len() as f64;
+        fm.params = models.iter().map(|m| m.num_params() as f64).sum();
+        let (mut flops, mut latency) = (Some(0.0), Some(0.0));
+        for (n, (m, (model, report, seconds))) in trained.iter().enumerate() {
+            let mut one = FinalModel::default();
+            measure(model, &mut one);
+            flops = flops.zip(one.flops).map(|(a, b)| a + b);
+            latency = latency.zip(one.latency_ms).map(|(a, b)| a + b);
+            fm.members.push(MemberRun {
+                seed: member_seed(self.config.seed, *m),
+                epochs: report.epochs_done,
+                test_accuracy: report.test_accuracy,
+                val_accuracy: report.val_accuracy,
+                seconds: *seconds,
+            });
+            if plan.export {
+                let dir = plan.out.join("model").join(format!("member-{}", n + 1));
+                let what = format!("member {}: ", n + 1);
+                fm.exports
+                    .extend(export(model, &plan.arch, &plan.space, &dir, &what)?);
+            }
+        }
+        fm.flops = flops;
+        fm.latency_ms = latency;
+        fm.seconds = t0.elapsed().as_secs_f64();
         Ok(fm)
+    }
+}
+
+/// The training seed of an ensemble's member `m` (the study's own seed for the first).
+fn member_seed(seed: u64, m: usize) -> u64 {
+    if m == 0 {
+        seed
+    } else {
+        nascent_core::rng::derive_seed(seed, 0x6D65_6D62_0000 + m as u64)
     }
 }
 
@@ -747,16 +851,21 @@ fn measure(model: &Model, fm: &mut FinalModel) {
     }
 }
 
-fn export(model: &Model, arch: &str, space: &str, out: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let dir = out.join("model");
-    let files = crate::export::export_model(model, space, arch, &dir).map_err(backend_err(
+fn export(
+    model: &Model,
+    arch: &str,
+    space: &str,
+    dir: &Path,
+    what: &str,
+) -> Result<Vec<(String, PathBuf)>> {
+    let files = crate::export::export_model(model, space, arch, dir).map_err(backend_err(
         format!("exporting the final model into {}", dir.display()),
     ))?;
     Ok(vec![
-        ("genotype".to_string(), files.genotype_txt),
-        ("genotype (JSON)".to_string(), files.genotype_json),
-        ("weights (safetensors)".to_string(), files.weights),
-        ("ONNX model".to_string(), files.onnx),
+        (format!("{what}genotype"), files.genotype_txt),
+        (format!("{what}genotype (JSON)"), files.genotype_json),
+        (format!("{what}weights (safetensors)"), files.weights),
+        (format!("{what}ONNX model"), files.onnx),
     ])
 }
 

@@ -863,29 +863,56 @@ pub fn accuracy(
     resolution: Option<i64>,
     prefetch: usize,
 ) -> f64 {
+    ensemble_accuracy(&[model], data, norm, batch_size, resolution, prefetch)
+}
+
+/// Top-1 accuracy (%) on `data` of the ensemble of `models`, which averages their softmax
+/// probabilities (one model: its own accuracy); evaluation mode, no gradients. The models
+/// share a device; `NaN` for no data or no models.
+pub fn ensemble_accuracy(
+    models: &[&Model],
+    data: Arc<Dataset>,
+    norm: &Normalization,
+    batch_size: usize,
+    resolution: Option<i64>,
+    prefetch: usize,
+) -> f64 {
+    let Some(first) = models.first() else {
+        return f64::NAN;
+    };
     if data.is_empty() {
         return f64::NAN;
     }
     let n = data.len();
+    let device = first.device();
     let loader = Loader::new(
         data,
         norm.clone(),
         LoaderConfig {
             prefetch,
-            low_priority: !model.device().is_cuda(),
+            low_priority: !device.is_cuda(),
             ..LoaderConfig::eval(batch_size)
         },
     )
-    .pin_memory(model.device());
-    let device = model.device();
-    let nhwc = model.is_channels_last();
+    .pin_memory(device);
     tch::no_grad(|| {
         let mut correct = Tensor::zeros([], (Kind::Int64, device));
         for batch in loader.epoch(0) {
-            let xs = prepare(&batch.images, device, resolution, nhwc);
             let ys = to_device(&batch.labels, device);
-            let logits = model.net.forward(&xs, false).logits;
-            correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
+            let forward = |model: &Model| {
+                let xs = prepare(&batch.images, device, resolution, model.is_channels_last());
+                model.net.forward(&xs, false).logits
+            };
+            let scores = match models {
+                [model] => forward(model),
+                [first, rest @ ..] => rest
+                    .iter()
+                    .fold(forward(first).softmax(-1, Kind::Float), |sum, model| {
+                        sum + forward(model).softmax(-1, Kind::Float)
+                    }),
+                [] => unreachable!("checked above"),
+            };
+            correct += scores.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
         }
         100.0 * correct.int64_value(&[]) as f64 / n as f64
     })
@@ -1757,5 +1784,70 @@ mod tests {
         assert_eq!(s.lr_at(29, 10), 1.0);
         assert!((s.lr_at(30, 10) - 0.1).abs() < 1e-12);
         assert!((s.lr_at(95, 10) - 0.001).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_ensemble_averages_its_members_probabilities() {
+        let data = halves(120, 5);
+        let val = Arc::new(data.val.clone());
+        let arch = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|";
+        let members: Vec<Model> = (0..3)
+            .map(|seed| {
+                tch::manual_seed(seed);
+                tiny_nb201(arch, 1, 2)
+            })
+            .collect();
+        let acc = |models: &[&Model], batch: usize| {
+            ensemble_accuracy(models, val.clone(), &data.norm, batch, None, 1)
+        };
+        let [a, b, c] = [&members[0], &members[1], &members[2]];
+        // One member is that network's own accuracy; a network twice is itself.
+        let alone = accuracy(a, val.clone(), &data.norm, 7, None, 1);
+        assert_eq!(acc(&[a], 7), alone);
+        assert_eq!(acc(&[a, a], 5), alone);
+        // Three networks: the argmax of their mean softmax over the whole split in one batch,
+        // worked out here, whatever the batch size the ensemble reads it in.
+        let batch = Loader::new(
+            val.clone(),
+            data.norm.clone(),
+            LoaderConfig::eval(val.len()),
+        )
+        .epoch(0)
+        .next()
+        .unwrap();
+        let mean = tch::no_grad(|| {
+            [a, b, c]
+                .iter()
+                .map(|m| {
+                    m.net
+                        .forward(&batch.images, false)
+                        .logits
+                        .softmax(-1, Kind::Float)
+                })
+                .reduce(|x, y| x + y)
+                .unwrap()
+                / 3.0
+        });
+        let right = mean
+            .argmax(-1, false)
+            .eq_tensor(&batch.labels)
+            .sum(Kind::Int64)
+            .int64_value(&[]);
+        let by_hand = 100.0 * right as f64 / val.len() as f64;
+        for batch in [4, 9, 64] {
+            assert!(
+                (acc(&[a, b, c], batch) - by_hand).abs() < 1e-9,
+                "batch {batch}"
+            );
+        }
+        // The networks differ (their mean is not the first one's probabilities).
+        let first = tch::no_grad(|| {
+            a.net
+                .forward(&batch.images, false)
+                .logits
+                .softmax(-1, Kind::Float)
+        });
+        assert!(!mean.allclose(&first, 1e-4, 1e-6, false));
+        assert!(ensemble_accuracy(&[], val, &data.norm, 8, None, 1).is_nan());
     }
 }

@@ -71,12 +71,13 @@ pub fn run(args: Args) -> Result<()> {
     }
     if let Some(f) = final_model {
         println!(
-            "final model: {} retrained {} epochs, test accuracy {}, {:.0} parameters",
+            "final model: {} retrained {} epochs, test accuracy {}, {:.0} parameters{}",
             f.arch,
             f.epochs,
             f.test_accuracy
                 .map_or("n/a".to_string(), |a| format!("{a:.2}%")),
-            f.params
+            f.params,
+            nascent_study::observer::ensemble_note(f.members.len())
         );
     }
     Ok(())

@@ -262,6 +262,18 @@ fn study_arm(base: &StudySettings, random: bool, seed: u64, out: &Path) -> Resul
     notes.insert("evaluator".into(), s.evaluator.kind().into());
     notes.insert("epochs".into(), fm.epochs.into());
     notes.insert("retrain_seconds".into(), fm.seconds.into());
+    if !fm.members.is_empty() {
+        // An ensemble: how many networks, and each one's own test accuracy.
+        notes.insert("members".into(), fm.members.len().into());
+        notes.insert(
+            "member_test_accuracy".into(),
+            fm.members
+                .iter()
+                .map(|m| m.test_accuracy)
+                .collect::<Vec<_>>()
+                .into(),
+        );
+    }
     Ok(ArmRun {
         arm: arm.into(),
         seed,
