@@ -779,6 +779,16 @@ trials = 12
 
 "#;
 
+/// A study of [`MECO_SEARCH`] whose retraining takes 0.2 minutes at 4 channels and one cell;
+/// `retrain` adds lines to its `[retrain]` table (and tables after it).
+fn meco_study(dir: &Path, name: &str, retrain: &str) -> PathBuf {
+    nb201_study(
+        dir,
+        name,
+        &format!("{MECO_SEARCH}[retrain]\nminutes = 0.2\nchannels = 4\ncells = 1\n{retrain}"),
+    )
+}
+
 /// Issue 10: a study whose trials train nothing (zero-cost proxies) used to retrain for a
 /// fixed 10 epochs whatever the time left (the MeCo candidate used 23.9 of its 30 minutes).
 /// The final configuration's speed is now measured on this machine first, and the epochs fill
@@ -820,22 +830,17 @@ fn r10_a_proxy_study_times_its_final_configuration_and_fills_the_time_left() {
 fn r10_a_race_among_the_best_trials_chooses_what_is_retrained() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let file = nb201_study(
+    let file = meco_study(
         dir,
         "race",
-        &(MECO_SEARCH.to_string()
-            + r#"[retrain]
-minutes = 0.2
-channels = 4
-cells = 1
-max_epochs = 1
+        r#"max_epochs = 1
 export = false
 
 [retrain.race]
 candidates = 3
 epochs = 1
 data_fraction = 0.5
-"#),
+"#,
     );
     let f = file.to_str().unwrap();
     dry_run_shows(
@@ -905,18 +910,7 @@ data_fraction = 0.5
 fn r10_an_ensemble_final_model_averages_networks_trained_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let file = nb201_study(
-        dir,
-        "ens",
-        &(MECO_SEARCH.to_string()
-            + r#"[retrain]
-minutes = 0.2
-channels = 4
-cells = 1
-max_epochs = 2
-ensemble = 3
-"#),
-    );
+    let file = meco_study(dir, "ens", "max_epochs = 2\nensemble = 3\n");
     let f = file.to_str().unwrap();
     dry_run_shows(&["search", f, "--dry-run"], dir, &["ensemble = 3"]);
     refuses_sets(
@@ -977,18 +971,10 @@ ensemble = 3
     );
 
     // Members that would get fewer epochs than `ensemble_min_epochs`: one network instead.
-    let file = nb201_study(
+    let file = meco_study(
         dir,
         "one",
-        &(MECO_SEARCH.to_string()
-            + r#"[retrain]
-minutes = 0.2
-channels = 4
-cells = 1
-max_epochs = 2
-ensemble = 3
-ensemble_min_epochs = 1000
-"#),
+        "max_epochs = 2\nensemble = 3\nensemble_min_epochs = 1000\n",
     );
     let out = run(
         &["search", file.to_str().unwrap(), "--set", "train.threads=3"],
