@@ -612,11 +612,8 @@ impl<A: Send + Sync + 'static, P: Proxies> Prepared<A> for TorchPrepared<A, P> {
         for (m, run) in runs.into_iter().enumerate() {
             match run {
                 Ok(t) => trained.push((m, t)),
-                // One member is enough for a final model; none is an error.
-                Err(e) if m > 0 || members == 1 => {
-                    if members == 1 {
-                        return Err(e);
-                    }
+                // A later member's failure leaves it out; the first one's is the retraining's.
+                Err(e) if m > 0 => {
                     log::warn!("ensemble member {} failed and is left out: {e}", m + 1);
                 }
                 Err(e) => return Err(e),
