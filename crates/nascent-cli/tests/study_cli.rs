@@ -652,6 +652,7 @@ fn r10_the_default_study_is_shown_by_dry_run_and_ranks_by_synflow() {
         "name = \"fashion-mnist\"",
         "ensemble = 2",
         "ensemble_min_epochs = 25",
+        "replicas = 2",
     ] {
         assert!(text.contains(line), "--dry-run lacks `{line}`:\n{text}");
     }
@@ -989,6 +990,67 @@ fn r10_an_ensemble_final_model_averages_networks_trained_at_once() {
     .unwrap();
     assert!(fin.get("members").is_none(), "one network: {fin}");
     assert!(dir.join("one-out/model/model.onnx").is_file());
+}
+
+/// Issue 10, item 5: the retraining trains data-parallel copies of the network
+/// (`train.replicas`), one a thread, and ends with one tested, exported model; bad values name
+/// `train.replicas`.
+#[test]
+fn r10_data_parallel_copies_train_the_final_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = meco_study(dir, "dp", "max_epochs = 8\n");
+    let f = file.to_str().unwrap();
+    dry_run_shows(
+        &["search", f, "--dry-run", "--set", "train.replicas=2"],
+        dir,
+        &["replicas = 2"],
+    );
+    refuses_sets(
+        f,
+        dir,
+        &[
+            (
+                "train.replicas=0",
+                &["train.replicas", "must be 1 to 64, not 0"],
+            ),
+            ("train.replicas=65", &["train.replicas", "not 65"]),
+        ],
+    );
+    let out = run(
+        &[
+            "search",
+            f,
+            "-v",
+            "--set",
+            "train.threads=2",
+            "--set",
+            "train.replicas=2",
+        ],
+        dir,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("training 2 data-parallel copies of the network, 1 thread each"),
+        "{stderr}"
+    );
+    let fin: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("dp-out").join("final.json")).unwrap(),
+    )
+    .unwrap();
+    let t = fin["test_accuracy"]
+        .as_f64()
+        .expect("the final model is tested");
+    assert!(
+        t > 90.0,
+        "two copies of a network learn the three bands: {fin}"
+    );
+    assert!(
+        fin.get("members").is_none(),
+        "one model, not an ensemble: {fin}"
+    );
+    assert!(dir.join("dp-out/model/model.onnx").is_file());
 }
 
 /// Issue 10, item 4: a study starts from a prior: the best-scored cells of a score file (here

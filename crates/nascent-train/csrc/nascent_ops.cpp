@@ -11,6 +11,7 @@
 #include <ATen/ops/_foreach_add.h>
 #include <ATen/ops/_foreach_addcdiv.h>
 #include <ATen/ops/_foreach_addcmul.h>
+#include <ATen/ops/_foreach_copy.h>
 #include <ATen/ops/_foreach_div.h>
 #include <ATen/ops/_foreach_lerp.h>
 #include <ATen/ops/_foreach_mul.h>
@@ -153,6 +154,28 @@ char *nascent_unscale_grads(const tensor *grads, size_t n, double inv_scale, int
     auto inv = at::full({1}, inv_scale, opts);
     at::_amp_foreach_non_finite_check_and_unscale_(g, found, inv);
     *found_inf = found.item<float>() != 0.0f ? 1 : 0;
+  })
+}
+
+// dst = dst_scale * dst + src_scale * src over `n` pairs of tensors (same shapes and device), in
+// place: the weighted mean of data-parallel replicas' gradients, a pair of lists at a time.
+char *nascent_scale_add(const tensor *dst, const tensor *src, size_t n, double dst_scale,
+                        double src_scale) {
+  NASCENT_GUARD({
+    if (n == 0) return nullptr;
+    auto d = list(dst, n);
+    if (dst_scale != 1.0) at::_foreach_mul_(d, dst_scale);
+    at::_foreach_add_(d, list(src, n), src_scale);
+  })
+}
+
+// Copies `n` tensors into `n` others of the same shapes (a data-parallel replica's weights
+// from the model's), in place, whatever their strides. Call without gradient recording.
+char *nascent_copy_into(const tensor *dst, const tensor *src, size_t n) {
+  NASCENT_GUARD({
+    if (n == 0) return nullptr;
+    auto d = list(dst, n);
+    at::_foreach_copy_(d, list(src, n));
   })
 }
 

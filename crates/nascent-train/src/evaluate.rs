@@ -209,14 +209,29 @@ impl<A> TrainEvaluator<A> {
         // Seeding torch's global generator and drawing the initial weights from it is one step
         // for the whole process: networks built at once on several threads (an ensemble's
         // members) each draw exactly their seed's weights.
-        let mut model = {
+        // Data-parallel copies, at most one a thread, on the CPU only; they take the model's
+        // weights when the training starts.
+        let threads = trainer.config().threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        let copies = if self.device.is_cuda() {
+            0
+        } else {
+            trainer.config().replicas.min(threads).max(1) - 1
+        };
+        let (mut model, mut replicas) = {
             let _init = INIT
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             trainer.seed_torch();
-            Model::new(&*self.builder, arch, spec, self.device)?
+            let model = Model::new(&*self.builder, arch, spec.clone(), self.device)?;
+            let replicas = (0..copies)
+                .map(|_| Model::new(&*self.builder, arch, spec.clone(), self.device))
+                .collect::<TrainResult<Vec<_>>>()?;
+            (model, replicas)
         };
-        let report = trainer.fit(&mut model, &data, reporter, observer)?;
+        let report =
+            trainer.fit_replicated(&mut model, &mut replicas, &data, reporter, observer)?;
         Ok((model, report))
     }
 

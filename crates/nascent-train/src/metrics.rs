@@ -259,6 +259,7 @@ pub fn train_step_memory(model: &Model, batch: i64) -> TrainResult<MemoryReport>
         let ok = rss::reset_peak();
         train_step(model, &x, &labels);
         let peak = rss::peak();
+        crate::trainer::keep_freed_memory();
         match (ok, before, peak) {
             (true, Some(b), Some(p)) => Some(p.saturating_sub(b)),
             _ => None,

@@ -42,6 +42,14 @@ unsafe extern "C" {
     ) -> *mut c_char;
     fn nascent_clip_grad_norm(grads: *const TensorPtr, n: usize, max_norm: f64) -> *mut c_char;
     fn nascent_grads_to_none(params: *const TensorPtr, n: usize) -> *mut c_char;
+    fn nascent_scale_add(
+        dst: *const TensorPtr,
+        src: *const TensorPtr,
+        n: usize,
+        dst_scale: f64,
+        src_scale: f64,
+    ) -> *mut c_char;
+    fn nascent_copy_into(dst: *const TensorPtr, src: *const TensorPtr, n: usize) -> *mut c_char;
     fn nascent_unscale_grads(
         grads: *const TensorPtr,
         n: usize,
@@ -198,6 +206,31 @@ pub(crate) fn grads_to_none<P: std::borrow::Borrow<Tensor>>(params: &[P]) -> Res
     let p = ptrs(params);
     // SAFETY: as in `sgd_step`; the C side resets each tensor's gradient slot.
     check(unsafe { nascent_grads_to_none(p.as_ptr(), p.len()) })
+}
+
+/// `dst = dst_scale dst + src_scale src`, tensor by tensor, in place (one multi-tensor call).
+pub(crate) fn scale_add<D: std::borrow::Borrow<Tensor>, S: std::borrow::Borrow<Tensor>>(
+    dst: &[D],
+    src: &[S],
+    dst_scale: f64,
+    src_scale: f64,
+) -> Result<(), TchError> {
+    same_len("scale_add", dst.len(), src.len())?;
+    let (d, s) = (ptrs(dst), ptrs(src));
+    // SAFETY: as in `sgd_step`; both arrays hold `d.len()` live tensors.
+    check(unsafe { nascent_scale_add(d.as_ptr(), s.as_ptr(), d.len(), dst_scale, src_scale) })
+}
+
+/// Copies each of `src` into the tensor of `dst` at its place (same shapes), in place,
+/// without recording gradients.
+pub(crate) fn copy_into<D: std::borrow::Borrow<Tensor>, S: std::borrow::Borrow<Tensor>>(
+    dst: &[D],
+    src: &[S],
+) -> Result<(), TchError> {
+    same_len("copy_into", dst.len(), src.len())?;
+    let (d, s) = (ptrs(dst), ptrs(src));
+    // SAFETY: as in `sgd_step`; both arrays hold `d.len()` live tensors.
+    tch::no_grad(|| check(unsafe { nascent_copy_into(d.as_ptr(), s.as_ptr(), d.len()) }))
 }
 
 /// Multiplies `grads` (float32, one device) by `inv_scale` in place, as

@@ -833,6 +833,7 @@ pub fn train_config(
         seed,
         threads: Some(threads),
         evaluate_test: test,
+        replicas: t.replicas,
         ..TrainConfig::default()
     }
 }

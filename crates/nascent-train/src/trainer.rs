@@ -25,7 +25,7 @@ use crate::model::Model;
 use crate::native;
 use nascent_core::{Control, Error, Reporter, derive_seed};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 use tch::{Device, Kind, Reduction, Tensor};
 
@@ -242,7 +242,21 @@ pub struct TrainConfig {
     /// time: [`nascent_study::min_trial_speed`]); measured over batches 3 to 10, after the
     /// warm-up, and only clearly below (under [`SPEED_FLOOR_TOLERANCE`] of it).
     pub min_images_per_second: Option<f64>,
+    /// Data-parallel copies of the network on the CPU (1: none). With `R`, each batch is split
+    /// into `R` shares, each trained on its own thread with `threads / R` torch threads by its
+    /// own copy of the network, and the shares' gradients are averaged (weighted by their
+    /// images) into one optimizer step, after which the copies take the new weights. On a
+    /// small network that saturates a core poorly, `R` one-thread copies pass more images a
+    /// second than one network on `R` threads (this project's 2-core CPU, the 16-channel NB201
+    /// network: see the README). Batch normalization then normalizes over each share (as
+    /// PyTorch's `DistributedDataParallel` without synchronized batch norm); the running
+    /// statistics the model keeps are those of the first share. Callers build the copies
+    /// ([`Trainer::fit_replicated`]); a GPU ignores this.
+    pub replicas: usize,
 }
+
+/// The most data-parallel copies of a network ([`TrainConfig::replicas`]).
+pub const MAX_REPLICAS: usize = 64;
 
 /// Epochs that fill a time: after every epoch the run re-plans its schedule's length from its
 /// recent pace, to the epochs that fit in [`TimeLimit::seconds`] (at least the one just run,
@@ -286,6 +300,7 @@ impl Default for TrainConfig {
             channels_last: true,
             time_limit: None,
             min_images_per_second: None,
+            replicas: 1,
         }
     }
 }
@@ -340,6 +355,12 @@ impl TrainConfig {
         }
         if self.threads == Some(0) {
             return bad("threads", "must be at least 1".into());
+        }
+        if !(1..=MAX_REPLICAS).contains(&self.replicas) {
+            return bad(
+                "replicas",
+                format!("must be 1 to {MAX_REPLICAS}, not {}", self.replicas),
+            );
         }
         if let Some(r) = self.resolution
             && r < 1
@@ -530,6 +551,7 @@ impl Trainer {
     /// A trainer; the configuration is checked.
     pub fn new(cfg: TrainConfig) -> TrainResult<Self> {
         cfg.check()?;
+        keep_freed_memory();
         Ok(Trainer { cfg })
     }
 
@@ -541,10 +563,7 @@ impl Trainer {
     /// Sets the torch thread count and seeds torch's generator from the seed: call before
     /// building the model so that its initial weights follow the seed.
     pub fn seed_torch(&self) {
-        let threads = self
-            .cfg
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let threads = self.threads();
         tch::set_num_threads(threads as i32);
         tch::manual_seed(derive_seed(self.cfg.seed, 0x70_72_63_68) as i64);
         if tch::Cuda::is_available() {
@@ -559,6 +578,62 @@ impl Trainer {
     pub fn fit(
         &self,
         model: &mut Model,
+        data: &DataSplits,
+        reporter: &mut dyn Reporter,
+        observer: &mut dyn TrainObserver,
+    ) -> TrainResult<TrainReport> {
+        self.fit_replicated(model, &mut [], data, reporter, observer)
+    }
+
+    /// [`Trainer::fit`] with data-parallel copies of `model` ([`TrainConfig::replicas`]):
+    /// `replicas` are networks of the same architecture (any weights: they start from
+    /// `model`'s), each trained on its own thread on its share of every batch. Without
+    /// copies, or on a GPU, this is [`Trainer::fit`].
+    pub fn fit_replicated(
+        &self,
+        model: &mut Model,
+        replicas: &mut [Model],
+        data: &DataSplits,
+        reporter: &mut dyn Reporter,
+        observer: &mut dyn TrainObserver,
+    ) -> TrainResult<TrainReport> {
+        if replicas.is_empty() || model.device().is_cuda() {
+            return self.fit_with(model, None, data, reporter, observer);
+        }
+        let amp = self.amp_kind(model.device());
+        let threads = self.threads();
+        let per = (threads / (replicas.len() + 1)).max(1);
+        log::info!(
+            "training {} data-parallel copies of the network, {per} thread{} each",
+            replicas.len() + 1,
+            if per == 1 { "" } else { "s" }
+        );
+        std::thread::scope(|scope| {
+            let pool = ReplicaPool::start(scope, model, replicas, &self.cfg, amp, per)?;
+            self.fit_with(model, Some(&pool), data, reporter, observer)
+        })
+    }
+
+    /// The torch threads of a run: [`TrainConfig::threads`], or one per core.
+    fn threads(&self) -> usize {
+        self.cfg
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// The autocast dtype of a run on `device` (`None`: float32).
+    fn amp_kind(&self, device: Device) -> Option<Kind> {
+        let cfg = &self.cfg;
+        cfg.mixed_precision
+            .then(|| cfg.amp_dtype.on(device))
+            .flatten()
+            .map(AmpDtype::kind)
+    }
+
+    fn fit_with(
+        &self,
+        model: &mut Model,
+        pool: Option<&ReplicaPool>,
         data: &DataSplits,
         reporter: &mut dyn Reporter,
         observer: &mut dyn TrainObserver,
@@ -579,6 +654,14 @@ impl Trainer {
             None => {}
         }
         let amp_dtype = amp_dtype.unwrap_or(AmpDtype::Float16);
+        let amp_kind = amp.then(|| amp_dtype.kind());
+        // With data-parallel copies, each share of a batch trains on `pool.per` threads; the
+        // validation and test passes take them all.
+        let threads = |training: bool| {
+            if let Some(p) = pool {
+                tch::set_num_threads(if training { p.per } else { self.threads() } as i32);
+            }
+        };
         let train = Arc::new(data.train.clone());
         let loader = Loader::new(
             train,
@@ -632,10 +715,10 @@ impl Trainer {
         while epoch < total {
             let epoch_started = Instant::now();
             tch::manual_seed(derive_seed(cfg.seed, 1000 + epoch as u64) as i64);
-            if cfg.drop_path_prob > 0.0 {
-                model
-                    .net
-                    .set_drop_path_prob(cfg.drop_path_prob * epoch as f64 / total as f64);
+            let drop_path = (cfg.drop_path_prob > 0.0)
+                .then(|| cfg.drop_path_prob * epoch as f64 / total as f64);
+            if let Some(p) = drop_path {
+                model.net.set_drop_path_prob(p);
             }
             let t0 = Instant::now();
             let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
@@ -643,6 +726,7 @@ impl Trainer {
             let mut seen = 0usize;
             let mut lr = cfg.lr;
             let mut floor_from: Option<(Instant, usize)> = None;
+            threads(true);
             for (b, batch) in loader.epoch(epoch as u64).enumerate() {
                 let step = epoch as usize * spe + b;
                 if let Some(floor) = cfg.min_images_per_second.filter(|_| epoch == first_epoch) {
@@ -651,30 +735,15 @@ impl Trainer {
                 lr = cfg.lr_over(step, spe, total);
                 let xs = prepare(&batch.images, device, cfg.resolution, channels_last);
                 let ys = to_device(&batch.labels, device);
-                let out = native::autocast(device, amp_dtype.kind(), amp, || {
-                    model.net.forward(&xs, true)
-                })?;
-                let mut loss = out.logits.to_kind(Kind::Float).cross_entropy_loss(
-                    &ys,
-                    None::<Tensor>,
-                    Reduction::Mean,
-                    -100,
-                    cfg.label_smoothing,
-                );
-                if let Some(aux) = &out.aux_logits
-                    && cfg.aux_weight > 0.0
-                {
-                    let aux_loss = aux.to_kind(Kind::Float).cross_entropy_loss(
-                        &ys,
-                        None::<Tensor>,
-                        Reduction::Mean,
-                        -100,
-                        cfg.label_smoothing,
-                    );
-                    loss += aux_loss * cfg.aux_weight;
-                }
                 opt.zero_grad()?;
-                scaler.backward(&loss);
+                let (l, batch_correct) = match pool {
+                    None => {
+                        let (loss, logits) = batch_loss(model, &xs, &ys, cfg, amp_kind)?;
+                        scaler.backward(&loss);
+                        (loss.detach(), count_correct(&logits, &ys))
+                    }
+                    Some(pool) => pool.backward(model, &opt.params, &xs, &ys, drop_path)?,
+                };
                 let finite_grads = scaler.unscale_and_check(&opt.params)?;
                 if finite_grads {
                     if let Some(c) = cfg.grad_clip {
@@ -682,10 +751,12 @@ impl Trainer {
                     }
                     opt.step(lr)?;
                 }
+                if let Some(pool) = pool {
+                    pool.sync(&opt.params)?;
+                }
                 tch::no_grad(|| {
-                    let l = loss.detach();
                     loss_sum += &l;
-                    correct += out.logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
+                    correct += batch_correct;
                     seen += ys.size()[0] as usize;
                     if (b + 1) % check_every == 0 || b + 1 == spe {
                         let v = l.double_value(&[]);
@@ -705,6 +776,7 @@ impl Trainer {
                 })?;
             }
             let train_seconds = t0.elapsed().as_secs_f64();
+            threads(false);
             let train_loss = loss_sum.double_value(&[]) / spe.max(1) as f64;
             if !train_loss.is_finite() {
                 return Err(TrainError::Diverged(format!(
@@ -803,6 +875,285 @@ impl Trainer {
         }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
+    }
+}
+
+/// Has glibc's allocator keep the memory libtorch frees for its next tensors (every new
+/// [`Trainer`] sets it):
+/// blocks up to 32 MiB come from the heap instead of their own `mmap`, and the heap is not
+/// trimmed back below 1 GiB free. By default every activation of a few MiB is mapped, faulted
+/// in and unmapped again each step; in a process with several training threads (data-parallel
+/// copies, an ensemble) each unmapping also interrupts the other cores. Measured on this
+/// project's 2-core CPU, the 16-channel NB201 network on Fashion-MNIST with two data-parallel
+/// copies: 5-7 s of system time a minute without, under 1 s with, and about a quarter more
+/// images a second (`bench/results/replicas/`). glibc's own tuning in the environment
+/// (`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`, or `GLIBC_TUNABLES` naming a
+/// `glibc.malloc` tunable) is left to rule.
+/// (Measuring a training step's memory, [`crate::metrics::train_step_memory`], sets the
+/// opposite for its measurement and this again after it.)
+pub(crate) fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let tuned = |var: &str| {
+            std::env::var(var)
+                .is_ok_and(|v| v.contains("malloc") || !v.is_empty() && var.starts_with("MALLOC"))
+        };
+        if tuned("MALLOC_MMAP_THRESHOLD_")
+            || tuned("MALLOC_TRIM_THRESHOLD_")
+            || tuned("GLIBC_TUNABLES")
+        {
+            return;
+        }
+        // SAFETY: mallopt only sets the allocator's tunables; it is thread-safe in glibc.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+            libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+        }
+    }
+}
+
+/// The training loss of a batch (label smoothing; the auxiliary head's share where the network
+/// has one) and its logits, under autocast to `amp` where given.
+fn batch_loss(
+    model: &Model,
+    xs: &Tensor,
+    ys: &Tensor,
+    cfg: &TrainConfig,
+    amp: Option<Kind>,
+) -> TrainResult<(Tensor, Tensor)> {
+    let out = native::autocast(
+        model.device(),
+        amp.unwrap_or(Kind::Half),
+        amp.is_some(),
+        || model.net.forward(xs, true),
+    )?;
+    let ce = |logits: &Tensor| {
+        logits.to_kind(Kind::Float).cross_entropy_loss(
+            ys,
+            None::<Tensor>,
+            Reduction::Mean,
+            -100,
+            cfg.label_smoothing,
+        )
+    };
+    let mut loss = ce(&out.logits);
+    if let Some(aux) = &out.aux_logits
+        && cfg.aux_weight > 0.0
+    {
+        loss += ce(aux) * cfg.aux_weight;
+    }
+    Ok((loss, out.logits))
+}
+
+/// How many of `logits`' predictions are `ys` (a 0-d int64 tensor, not read back).
+fn count_correct(logits: &Tensor, ys: &Tensor) -> Tensor {
+    tch::no_grad(|| logits.argmax(-1, false).eq_tensor(ys).sum(Kind::Int64))
+}
+
+/// A model's variables sorted by name; only the trainable ones (those the optimizer steps, in
+/// its order) when `trainable`.
+fn sorted_variables(model: &Model, trainable: bool) -> Vec<(String, Tensor)> {
+    let mut vars: Vec<(String, Tensor)> = model
+        .vs
+        .variables()
+        .into_iter()
+        .filter(|(_, t)| !trainable || t.requires_grad())
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars
+}
+
+/// A share of a batch for a data-parallel copy: images, labels, and the drop-path probability
+/// of the epoch (DARTS networks).
+type Share = (Tensor, Tensor, Option<f64>);
+
+/// What a copy answers for its share: its index, and the share's loss (detached) and correct
+/// predictions, its gradients left on its parameters.
+type ShareDone = (usize, TrainResult<(Tensor, Tensor)>);
+
+/// Data-parallel copies of a model, each on its own thread ([`TrainConfig::replicas`]): for
+/// every batch the model trains the first share on the calling thread while each copy trains
+/// another on its own, the copies' gradients are averaged into the model's
+/// ([`ReplicaPool::backward`]), the model takes its optimizer step, and the copies take its new
+/// weights ([`ReplicaPool::sync`]). The copies' threads end when the pool is dropped.
+struct ReplicaPool {
+    jobs: Vec<mpsc::Sender<Share>>,
+    done: mpsc::Receiver<ShareDone>,
+    /// Each copy's trainable parameters in the optimizer's order (handles to the same tensors;
+    /// touched only while the copy waits for its next share).
+    params: Vec<Vec<Tensor>>,
+    /// Torch threads of each share.
+    per: usize,
+    cfg: TrainConfig,
+    amp: Option<Kind>,
+}
+
+impl ReplicaPool {
+    /// Gives the copies `model`'s layout and every variable's value (weights and batch-norm
+    /// statistics), then starts one thread per copy in `scope`.
+    fn start<'scope, 'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        model: &mut Model,
+        replicas: &'env mut [Model],
+        cfg: &TrainConfig,
+        amp: Option<Kind>,
+        per: usize,
+    ) -> TrainResult<Self> {
+        let channels_last = cfg.channels_last;
+        if channels_last {
+            model.to_channels_last();
+        }
+        let vars = sorted_variables(model, false);
+        let (done_tx, done) = mpsc::channel();
+        let mut pool = ReplicaPool {
+            jobs: Vec::new(),
+            done,
+            params: Vec::new(),
+            per,
+            cfg: cfg.clone(),
+            amp,
+        };
+        for (k, replica) in replicas.iter_mut().enumerate() {
+            if channels_last {
+                replica.to_channels_last();
+            }
+            let theirs = sorted_variables(replica, false);
+            let same = theirs.len() == vars.len()
+                && theirs
+                    .iter()
+                    .zip(&vars)
+                    .all(|((a, x), (b, y))| a == b && x.size() == y.size());
+            if !same {
+                return Err(TrainError::Torch(tch::TchError::Shape(format!(
+                    "data-parallel copy {} of the network does not match it ({} variables \
+                     against {})",
+                    k + 1,
+                    theirs.len(),
+                    vars.len()
+                ))));
+            }
+            let dst: Vec<&Tensor> = theirs.iter().map(|(_, t)| t).collect();
+            let src: Vec<&Tensor> = vars.iter().map(|(_, t)| t).collect();
+            native::copy_into(&dst, &src)?;
+            pool.params.push(
+                sorted_variables(replica, true)
+                    .into_iter()
+                    .map(|(_, t)| t)
+                    .collect(),
+            );
+            let (tx, rx) = mpsc::channel::<Share>();
+            pool.jobs.push(tx);
+            let done = done_tx.clone();
+            let cfg = pool.cfg.clone();
+            scope.spawn(move || replica_worker(k, replica, rx, done, &cfg, amp, per));
+        }
+        Ok(pool)
+    }
+
+    /// The gradients of the batch `xs`, `ys` on `model`'s parameters (`params`, the
+    /// optimizer's): the mean over the shares, each weighted by its images. Returns the
+    /// batch's loss (detached) and correct predictions. A batch of fewer than two images a
+    /// share trains on the model alone.
+    fn backward(
+        &self,
+        model: &Model,
+        params: &[Tensor],
+        xs: &Tensor,
+        ys: &Tensor,
+        drop_path: Option<f64>,
+    ) -> TrainResult<(Tensor, Tensor)> {
+        let gone = || {
+            TrainError::Torch(tch::TchError::Torch(
+                "a data-parallel copy of the network stopped".into(),
+            ))
+        };
+        let n = xs.size()[0];
+        let shares = self.jobs.len() as i64 + 1;
+        let (xp, yp) = if n >= 2 * shares {
+            (xs.chunk(shares, 0), ys.chunk(shares, 0))
+        } else {
+            (vec![xs.shallow_clone()], vec![ys.shallow_clone()])
+        };
+        for k in 1..xp.len() {
+            let share = (xp[k].shallow_clone(), yp[k].shallow_clone(), drop_path);
+            self.jobs[k - 1].send(share).map_err(|_| gone())?;
+        }
+        let weight = |part: usize| xp[part].size()[0] as f64 / n as f64;
+        let (loss, logits) = batch_loss(model, &xp[0], &yp[0], &self.cfg, self.amp)?;
+        loss.backward();
+        let mut loss = loss.detach() * weight(0);
+        let mut correct = count_correct(&logits, &yp[0]);
+        let (idx, grads): (Vec<usize>, Vec<Tensor>) = params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i, p.grad()))
+            .filter(|(_, g)| g.defined())
+            .unzip();
+        for answered in 1..xp.len() {
+            let (k, done) = self.done.recv().map_err(|_| gone())?;
+            let (l, c) = done?;
+            let w = weight(k + 1);
+            loss += l * w;
+            correct += c;
+            let theirs: Vec<Tensor> = idx.iter().map(|&i| self.params[k][i].grad()).collect();
+            if theirs.iter().any(|g| !g.defined()) {
+                return Err(TrainError::Torch(tch::TchError::Torch(format!(
+                    "data-parallel copy {} of the network has no gradient where the network has",
+                    k + 1
+                ))));
+            }
+            let own = if answered == 1 { weight(0) } else { 1.0 };
+            native::scale_add(&grads, &theirs, own, w)?;
+        }
+        Ok((loss, correct))
+    }
+
+    /// Gives every copy `params` (the model's trainable parameters after its step).
+    fn sync(&self, params: &[Tensor]) -> TrainResult<()> {
+        for theirs in &self.params {
+            native::copy_into(theirs, params)?;
+        }
+        Ok(())
+    }
+}
+
+/// A data-parallel copy's thread: trains each share it is sent (gradients left on its
+/// parameters), answering with its loss and correct predictions, until the pool is dropped.
+fn replica_worker(
+    k: usize,
+    model: &mut Model,
+    jobs: mpsc::Receiver<Share>,
+    done: mpsc::Sender<ShareDone>,
+    cfg: &TrainConfig,
+    amp: Option<Kind>,
+    threads: usize,
+) {
+    tch::set_num_threads(threads as i32);
+    let params: Vec<Tensor> = sorted_variables(model, true)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    for (xs, ys, drop_path) in jobs {
+        if let Some(p) = drop_path {
+            model.net.set_drop_path_prob(p);
+        }
+        let model = &*model;
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            native::grads_to_none(&params)?;
+            let (loss, logits) = batch_loss(model, &xs, &ys, cfg, amp)?;
+            loss.backward();
+            Ok((loss.detach(), count_correct(&logits, &ys)))
+        }))
+        .unwrap_or_else(|_| {
+            Err(TrainError::Torch(tch::TchError::Torch(format!(
+                "data-parallel copy {} of the network panicked",
+                k + 1
+            ))))
+        });
+        if done.send((k, run)).is_err() {
+            return;
+        }
     }
 }
 
@@ -1704,6 +2055,154 @@ mod tests {
         }
     }
 
+    /// The gradients a share of `xs`, `ys` leaves on a fresh network of `seed`'s weights.
+    fn share_grads(seed: i64, xs: &Tensor, ys: &Tensor) -> Vec<(String, Tensor)> {
+        let m = small_nb201(seed);
+        loss_of(&m, xs, ys).backward();
+        grads(&m).into_iter().filter(|(_, g)| g.defined()).collect()
+    }
+
+    #[test]
+    fn data_parallel_copies_average_their_shares_gradients_and_take_the_new_weights() {
+        let cfg = TrainConfig {
+            mixed_precision: false,
+            channels_last: false,
+            label_smoothing: 0.0,
+            ..TrainConfig::default()
+        };
+        // Nine images over three networks: shares of 3 (the model's), 3 and 3; eight over two:
+        // 4 and 4; three over two: too few for two a share, the model alone. The copies start
+        // from other weights; the pool gives them the model's.
+        for (n, copies) in [(9i64, 2usize), (8, 1), (3, 1)] {
+            let model = small_nb201(1);
+            let mut replicas: Vec<Model> =
+                (0..copies).map(|k| small_nb201(10 + k as i64)).collect();
+            let mut model = model;
+            tch::manual_seed(3);
+            let xs = Tensor::randn([n, 3, 8, 8], (Kind::Float, Device::Cpu));
+            let ys = Tensor::randint(4, [n], (Kind::Int64, Device::Cpu));
+            let params: Vec<Tensor> = sorted_variables(&model, true)
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect();
+            let (loss, correct, replica_params) = std::thread::scope(|scope| {
+                let pool =
+                    ReplicaPool::start(scope, &mut model, &mut replicas, &cfg, None, 1).unwrap();
+                let (loss, correct) = pool.backward(&model, &params, &xs, &ys, None).unwrap();
+                // A step on the model, then the copies take its weights.
+                tch::no_grad(|| {
+                    for p in &params {
+                        let g = p.grad();
+                        if g.defined() {
+                            let _ = p.shallow_clone().f_sub_(&(g * 0.1)).unwrap();
+                        }
+                    }
+                });
+                pool.sync(&params).unwrap();
+                let theirs: Vec<Vec<Tensor>> = pool
+                    .params
+                    .iter()
+                    .map(|ps| ps.iter().map(Tensor::shallow_clone).collect())
+                    .collect();
+                (loss, correct, theirs)
+            });
+            // What the shares' gradients average to, each computed alone by hand.
+            let networks = copies as i64 + 1;
+            let shares = if n >= 2 * networks { networks } else { 1 };
+            let sizes: Vec<i64> = xs.chunk(shares, 0).iter().map(|c| c.size()[0]).collect();
+            let (mut want, mut want_loss, mut at) = (Vec::<(String, Tensor)>::new(), 0.0, 0);
+            for size in &sizes {
+                let (x, y) = (xs.narrow(0, at, *size), ys.narrow(0, at, *size));
+                at += size;
+                let w = *size as f64 / n as f64;
+                want_loss += w * loss_of(&small_nb201(1), &x, &y).double_value(&[]);
+                let g = share_grads(1, &x, &y);
+                if want.is_empty() {
+                    want = g.into_iter().map(|(k, t)| (k, t * w)).collect();
+                } else {
+                    for ((k, acc), (k2, t)) in want.iter_mut().zip(g) {
+                        assert_eq!(*k, k2);
+                        *acc = &*acc + t * w;
+                    }
+                }
+            }
+            assert!((loss.double_value(&[]) - want_loss).abs() < 1e-5, "n={n}");
+            assert!((0..=n).contains(&correct.int64_value(&[])));
+            // The model's gradients (its step left them) are the weighted mean.
+            let got: Vec<_> = grads(&model)
+                .into_iter()
+                .filter(|(_, g)| g.defined())
+                .collect();
+            assert_eq!(got.len(), want.len());
+            for ((k, g), (k2, w)) in got.iter().zip(&want) {
+                assert_eq!(k, k2);
+                let d = (g - w).abs().max().double_value(&[]);
+                assert!(d < 1e-5, "n={n}, {k}: the averaged gradient is {d} off");
+            }
+            // Every copy holds the model's new weights.
+            for theirs in &replica_params {
+                assert_eq!(theirs.len(), params.len());
+                for (t, p) in theirs.iter().zip(&params) {
+                    assert!(t.equal(p));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_run_with_data_parallel_copies_learns_and_ends_with_them_in_step() {
+        let data = halves(256, 2);
+        let cfg = TrainConfig {
+            epochs: 4,
+            batch_size: 16,
+            lr: 0.05,
+            threads: Some(2),
+            replicas: 2,
+            mixed_precision: false,
+            prefetch: 0,
+            ..TrainConfig::default()
+        };
+        let t = Trainer::new(cfg).unwrap();
+        t.seed_torch();
+        let arch = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|";
+        let mut m = tiny_nb201(arch, 1, 2);
+        let mut copies = vec![tiny_nb201(arch, 1, 2)];
+        let r = t
+            .fit_replicated(
+                &mut m,
+                &mut copies,
+                &data,
+                &mut nascent_core::NoReporter,
+                &mut NoObserver,
+            )
+            .unwrap();
+        assert_eq!(r.epochs_done, 4);
+        assert!(r.val_accuracy.unwrap() > 90.0, "{r:?}");
+        let trainable = |m: &Model| -> Vec<Tensor> {
+            sorted_variables(m, true)
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect()
+        };
+        for (a, b) in trainable(&m).iter().zip(trainable(&copies[0])) {
+            assert!(
+                a.equal(&b),
+                "the copy's weights are the model's after the last step"
+            );
+        }
+        // The same run without copies trains too (the shares change batch norm's statistics,
+        // so the trajectories differ).
+        let one = fit_halves_cell(
+            TrainConfig {
+                replicas: 1,
+                ..t.config().clone()
+            },
+            &data,
+        )
+        .unwrap();
+        assert!(one.val_accuracy.unwrap() > 90.0);
+    }
+
     #[test]
     fn config_checks_name_the_field() {
         let mut c = TrainConfig::default();
@@ -1724,6 +2223,16 @@ mod tests {
             ..TrainConfig::default()
         };
         assert!(c.check().unwrap_err().to_string().contains("resume"));
+        let c = TrainConfig {
+            replicas: 0,
+            ..TrainConfig::default()
+        };
+        assert!(
+            c.check()
+                .unwrap_err()
+                .to_string()
+                .contains("train.replicas")
+        );
     }
 
     #[test]

@@ -162,6 +162,11 @@ pub struct Args {
     /// Torch threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+
+    /// Data-parallel copies of the network on the CPU (1: none): each batch is split among
+    /// them, one a thread, and their gradients averaged into one step
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
     /// Write a checkpoint here after every epoch.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
@@ -240,6 +245,7 @@ fn config(args: &Args, augment: Augment) -> TrainConfig {
         augment,
         seed: args.seed,
         threads: args.threads,
+        replicas: args.replicas,
         prefetch: 2,
         resolution: args.resolution.map(i64::from),
         evaluate_test: true,
