@@ -246,9 +246,9 @@ pub struct TrainConfig {
     /// into `R` shares, each trained on its own thread with `threads / R` torch threads by its
     /// own copy of the network, and the shares' gradients are averaged (weighted by their
     /// images) into one optimizer step, after which the copies take the new weights. On a
-    /// small network that saturates a core poorly, `R` one-thread copies pass more images a
+    /// small network that uses its threads poorly, `R` one-thread copies pass more images a
     /// second than one network on `R` threads (this project's 2-core CPU, the 16-channel NB201
-    /// network: see the README). Batch normalization then normalizes over each share (as
+    /// network on Fashion-MNIST: 984 against 865, `bench/results/replicas/`). Batch normalization then normalizes over each share (as
     /// PyTorch's `DistributedDataParallel` without synchronized batch norm); the running
     /// statistics the model keeps are those of the first share. Callers build the copies
     /// ([`Trainer::fit_replicated`]); a GPU ignores this.
@@ -884,9 +884,9 @@ impl Trainer {
 /// trimmed back below 1 GiB free. By default every activation of a few MiB is mapped, faulted
 /// in and unmapped again each step; in a process with several training threads (data-parallel
 /// copies, an ensemble) each unmapping also interrupts the other cores. Measured on this
-/// project's 2-core CPU, the 16-channel NB201 network on Fashion-MNIST with two data-parallel
-/// copies: 5-7 s of system time a minute without, under 1 s with, and about a quarter more
-/// images a second (`bench/results/replicas/`). glibc's own tuning in the environment
+/// project's 2-core CPU, the 16-channel NB201 network on Fashion-MNIST: 5-8 s of system time
+/// in a 50-second run without, about 1 s with; with two data-parallel copies 984 images/s
+/// against 899 (`bench/results/replicas/`). glibc's own tuning in the environment
 /// (`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`, or `GLIBC_TUNABLES` naming a
 /// `glibc.malloc` tunable) is left to rule.
 /// (Measuring a training step's memory, [`crate::metrics::train_step_memory`], sets the
