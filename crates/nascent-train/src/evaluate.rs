@@ -211,13 +211,10 @@ impl<A> TrainEvaluator<A> {
         // members) each draw exactly their seed's weights.
         // Data-parallel copies, at most one a thread, on the CPU only; they take the model's
         // weights when the training starts.
-        let threads = trainer.config().threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        });
         let copies = if self.device.is_cuda() {
             0
         } else {
-            trainer.config().replicas.min(threads).max(1) - 1
+            trainer.config().replicas.min(trainer.threads()).max(1) - 1
         };
         let (mut model, mut replicas) = {
             let _init = INIT

@@ -615,7 +615,7 @@ impl Trainer {
     }
 
     /// The torch threads of a run: [`TrainConfig::threads`], or one per core.
-    fn threads(&self) -> usize {
+    pub fn threads(&self) -> usize {
         self.cfg
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -1300,13 +1300,8 @@ struct OptimizerState {
 
 impl OptimizerState {
     fn new(model: &Model, kind: Optimizer) -> Self {
-        let mut vars: Vec<(String, Tensor)> = model
-            .vs
-            .variables()
-            .into_iter()
-            .filter(|(_, t)| t.requires_grad())
-            .collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        // The order data-parallel copies list their parameters in too.
+        let vars = sorted_variables(model, true);
         let n = vars.len();
         let (names, params) = vars.into_iter().unzip();
         OptimizerState {
