@@ -141,6 +141,8 @@ fn compare_runs_every_arm_and_adds_to_the_results() {
     for a in &arms {
         assert!(stdout.contains(a.as_str()), "{stdout}");
     }
+    assert!(stdout.contains("study ahead by (same seeds)"), "{stdout}");
+    assert!(stdout.contains("(n=1)"), "{stdout}");
     assert!(out.join("summary.svg").exists());
     let report = std::fs::read_to_string(out.join("study-seed0/report.html")).unwrap();
     assert!(
@@ -176,6 +178,9 @@ fn compare_runs_every_arm_and_adds_to_the_results() {
         .find(|s| s["arm"] == "ref:resnet")
         .unwrap();
     assert_eq!(resnet["runs"], 2);
+    // The study's lead over it counts the one seed both ran.
+    assert_eq!(resnet["study_lead"]["seeds"], serde_json::json!([0]));
+    assert!(resnet["study_lead"]["mean"].is_number());
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 4);

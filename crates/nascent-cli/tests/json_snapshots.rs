@@ -382,6 +382,8 @@ fn every_json_output_keeps_its_shape() {
         &[],
     ));
     insta::assert_json_snapshot!("compare", shape(&compared));
+    // A baseline's summary carries the study's lead over it, paired by seed.
+    insta::assert_json_snapshot!("compare_baseline", shape(&compared["arms"][1]));
 
     if let Some(table) = nascent_core::testing::shared_data("nb201/nb201.csv") {
         let bench = run(with(

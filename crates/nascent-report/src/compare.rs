@@ -2,6 +2,9 @@
 //! seed, kept as JSON lines so that a long comparison can be spread over several runs that add
 //! to the same file; a summary per arm (test accuracy mean and standard deviation, wall time,
 //! parameters, latency), printed as a table, written as JSON and drawn as an SVG bar chart.
+//! Each baseline's summary also carries the study's lead over it, paired by seed: the seeds
+//! share their data order and initial draws across arms, so a seed's luck (a hard seed is hard
+//! for every arm) cancels in the difference, and only the seeds both arms ran count.
 
 use crate::plot::{BarChart, BarGroup, Orientation};
 use serde::{Deserialize, Serialize};
@@ -60,6 +63,36 @@ pub struct ArmSummary {
     pub latency_ms_mean: Option<f64>,
     /// The architecture of the best run.
     pub best_arch: String,
+    /// The `study` arm's test accuracy minus this arm's, on the seeds both ran (absent for the
+    /// study itself, or when they share no seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study_lead: Option<PairedLead>,
+}
+
+/// The study's lead over one arm, paired by seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairedLead {
+    /// The seeds both arms ran, in the study's order.
+    pub seeds: Vec<u64>,
+    /// Mean of the per-seed differences (percentage points; positive: the study is ahead).
+    pub mean: f64,
+    /// Sample standard deviation of the per-seed differences (0 for one seed).
+    pub std: f64,
+}
+
+/// The arm whose lead over the others a summary reports.
+pub const STUDY_ARM: &str = "study";
+
+/// Mean and sample standard deviation (0 for fewer than two values).
+fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let std = if values.len() > 1 {
+        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (mean, std)
 }
 
 /// Reads the runs of a results file (JSON lines; blank lines are skipped). A missing file is
@@ -117,22 +150,33 @@ pub fn summarize(runs: &[ArmRun]) -> Vec<ArmSummary> {
         }
         by_arm.entry(&r.arm).or_default().insert(r.seed, r);
     }
+    let study = by_arm.get(STUDY_ARM);
     arms.iter()
         .map(|arm| {
             let seeds = seed_order[arm.as_str()].clone();
             let rs: Vec<&ArmRun> = seeds.iter().map(|s| by_arm[arm.as_str()][s]).collect();
             let n = rs.len() as f64;
             let mean = |f: &dyn Fn(&ArmRun) -> f64| rs.iter().map(|r| f(r)).sum::<f64>() / n;
-            let acc = mean(&|r| r.test_accuracy);
-            let std = if rs.len() > 1 {
-                (rs.iter()
-                    .map(|r| (r.test_accuracy - acc).powi(2))
-                    .sum::<f64>()
-                    / (n - 1.0))
-                    .sqrt()
-            } else {
-                0.0
-            };
+            let accuracies: Vec<f64> = rs.iter().map(|r| r.test_accuracy).collect();
+            let (acc, std) = mean_std(&accuracies);
+            let study_lead = study.filter(|_| arm != STUDY_ARM).and_then(|study| {
+                let paired: Vec<(u64, f64)> = seed_order[STUDY_ARM]
+                    .iter()
+                    .filter_map(|s| {
+                        let other = by_arm[arm.as_str()].get(s)?;
+                        Some((*s, study[s].test_accuracy - other.test_accuracy))
+                    })
+                    .collect();
+                if paired.is_empty() {
+                    return None;
+                }
+                let (mean, std) = mean_std(&paired.iter().map(|p| p.1).collect::<Vec<_>>());
+                Some(PairedLead {
+                    seeds: paired.iter().map(|p| p.0).collect(),
+                    mean,
+                    std,
+                })
+            });
             let lat: Vec<f64> = rs.iter().filter_map(|r| r.latency_ms).collect();
             let best = rs
                 .iter()
@@ -150,6 +194,7 @@ pub fn summarize(runs: &[ArmRun]) -> Vec<ArmSummary> {
                 latency_ms_mean: (!lat.is_empty())
                     .then(|| lat.iter().sum::<f64>() / lat.len() as f64),
                 best_arch: best,
+                study_lead,
             }
         })
         .collect()
@@ -158,19 +203,30 @@ pub fn summarize(runs: &[ArmRun]) -> Vec<ArmSummary> {
 /// The summaries as a text table (one line per arm).
 pub fn table(summaries: &[ArmSummary]) -> String {
     let mut out = format!(
-        "{:<12} {:>5} {:>16} {:>10} {:>11} {:>11}\n",
-        "arm", "runs", "test acc (%)", "wall (s)", "params", "latency ms"
+        "{:<12} {:>5} {:>16} {:>10} {:>11} {:>11}  {}\n",
+        "arm",
+        "runs",
+        "test acc (%)",
+        "wall (s)",
+        "params",
+        "latency ms",
+        "study ahead by (same seeds)"
     );
     for s in summaries {
+        let lead = s.study_lead.as_ref().map_or_else(
+            || "-".to_string(),
+            |l| format!("{:+.2} ± {:.2} (n={})", l.mean, l.std, l.seeds.len()),
+        );
         out.push_str(&format!(
-            "{:<12} {:>5} {:>16} {:>10.0} {:>11.0} {:>11}\n",
+            "{:<12} {:>5} {:>16} {:>10.0} {:>11.0} {:>11}  {}\n",
             s.arm,
             s.runs,
             format!("{:.2} ± {:.2}", s.test_accuracy_mean, s.test_accuracy_std),
             s.wall_seconds_mean,
             s.params_mean,
             s.latency_ms_mean
-                .map_or_else(|| "-".to_string(), |l| format!("{l:.2}"))
+                .map_or_else(|| "-".to_string(), |l| format!("{l:.2}")),
+            lead
         ));
     }
     out
@@ -247,8 +303,14 @@ mod tests {
         assert_eq!(s[1].test_accuracy_mean, 92.0);
         assert_eq!(s[1].test_accuracy_std, 0.0);
         assert_eq!(s[0].best_arch, "study-1");
+        // Paired by seed: 93 - 92 and 94 - 92 (the rerun), so +1.5 ± 0.71 over seeds 0 and 1.
+        assert_eq!(s[0].study_lead, None);
+        let lead = s[1].study_lead.as_ref().unwrap();
+        assert_eq!(lead.seeds, vec![0, 1]);
+        assert!((lead.mean - 1.5).abs() < 1e-12 && (lead.std - 0.5f64.sqrt()).abs() < 1e-12);
         let t = table(&s);
         assert!(t.contains("93.50 ± 0.71"), "{t}");
+        assert!(t.contains("+1.50 ± 0.71 (n=2)"), "{t}");
         let svg = chart(&s, "fashion-mnist, 30 minutes");
         assert!(
             svg.starts_with("<svg") && svg.contains("93.50 ± 0.71"),
@@ -258,5 +320,35 @@ mod tests {
         let e = read_runs(&path).unwrap_err();
         assert!(e.contains("line 1") && e.contains("results.jsonl"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_study_lead_pairs_only_the_seeds_both_arms_ran() {
+        // The random arm ran seeds 1 and 2; the study 0 and 1: only seed 1 pairs. The reference
+        // ran no seed of the study's. A hard seed (1) is hard for both arms: unpaired, the
+        // study trails by 0.15; paired, it leads by 0.2.
+        let runs = vec![
+            run("study", 0, 95.0),
+            run("study", 1, 93.7),
+            run("random", 1, 93.5),
+            run("random", 2, 95.5),
+            run("ref:conv3x3", 7, 90.0),
+        ];
+        let s = summarize(&runs);
+        assert_eq!(s.len(), 3);
+        let random = &s[1];
+        assert!((s[0].test_accuracy_mean - random.test_accuracy_mean - -0.15).abs() < 1e-9);
+        let lead = random.study_lead.as_ref().unwrap();
+        assert_eq!((lead.seeds.clone(), lead.std), (vec![1], 0.0));
+        assert!((lead.mean - 0.2).abs() < 1e-9, "{lead:?}");
+        assert_eq!(s[2].study_lead, None);
+        let json = serde_json::to_value(&s).unwrap();
+        assert!(json[0].get("study_lead").is_none() && json[2].get("study_lead").is_none());
+        assert_eq!(json[1]["study_lead"]["seeds"], serde_json::json!([1]));
+        // Without a study arm no summary carries a lead.
+        let s = summarize(&runs[2..]);
+        assert!(s.iter().all(|a| a.study_lead.is_none()));
+        let t = table(&s);
+        assert!(t.lines().skip(1).all(|l| l.ends_with(" -")), "{t}");
     }
 }
