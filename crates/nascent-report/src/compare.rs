@@ -6,6 +6,7 @@
 //! share their data order and initial draws across arms, so a seed's luck (a hard seed is hard
 //! for every arm) cancels in the difference, and only the seeds both arms ran count.
 
+use crate::mean_std;
 use crate::plot::{BarChart, BarGroup, Orientation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -82,18 +83,6 @@ pub struct PairedLead {
 
 /// The arm whose lead over the others a summary reports.
 pub const STUDY_ARM: &str = "study";
-
-/// Mean and sample standard deviation (0 for fewer than two values).
-fn mean_std(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let std = if values.len() > 1 {
-        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    (mean, std)
-}
 
 /// Reads the runs of a results file (JSON lines; blank lines are skipped). A missing file is
 /// an empty list; a line that is not a run is an error naming the file and the line.

@@ -19,3 +19,15 @@ pub use report::{
     ArchDiagram, ArchView, ChainView, DartsView, DecisionView, EpochRow, ExportedFile, FinalResult,
     JointView, Nb201View, Report, TrialRow, settings_rows,
 };
+
+/// Mean and sample standard deviation of a non-empty sample (the deviation is 0 for one value).
+pub(crate) fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let std = if values.len() > 1 {
+        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (mean, std)
+}

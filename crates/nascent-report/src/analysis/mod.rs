@@ -133,13 +133,7 @@ impl Estimate {
                 high: f64::NAN,
             };
         }
-        let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        let std = if v.len() > 1 {
-            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-        } else {
-            0.0
-        };
+        let (mean, std) = crate::mean_std(&v);
         let mut s = v.clone();
         s.sort_by(f64::total_cmp);
         let q = |p: f64| {
