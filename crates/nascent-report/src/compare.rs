@@ -180,8 +180,7 @@ pub fn summarize(runs: &[ArmRun]) -> Vec<ArmSummary> {
                 test_accuracy_std: std,
                 wall_seconds_mean: mean(&|r| r.wall_seconds),
                 params_mean: mean(&|r| r.params),
-                latency_ms_mean: (!lat.is_empty())
-                    .then(|| lat.iter().sum::<f64>() / lat.len() as f64),
+                latency_ms_mean: (!lat.is_empty()).then(|| mean_std(&lat).0),
                 best_arch: best,
                 study_lead,
             }

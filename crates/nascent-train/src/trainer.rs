@@ -248,10 +248,11 @@ pub struct TrainConfig {
     /// images) into one optimizer step, after which the copies take the new weights. On a
     /// small network that uses its threads poorly, `R` one-thread copies pass more images a
     /// second than one network on `R` threads (this project's 2-core CPU, the 16-channel NB201
-    /// network on Fashion-MNIST: 984 against 865, `bench/results/replicas/`). Batch normalization then normalizes over each share (as
-    /// PyTorch's `DistributedDataParallel` without synchronized batch norm); the running
-    /// statistics the model keeps are those of the first share. Callers build the copies
-    /// ([`Trainer::fit_replicated`]); a GPU ignores this.
+    /// network on Fashion-MNIST: 984 against 865, `bench/results/replicas/`). Batch
+    /// normalization then normalizes over each share (as PyTorch's `DistributedDataParallel`
+    /// without synchronized batch norm); the running statistics the model keeps are those of
+    /// the first share. Callers build the copies ([`Trainer::fit_replicated`]); a GPU ignores
+    /// this.
     pub replicas: usize,
 }
 

@@ -10,7 +10,7 @@ use crate::layered::{Layered, env_overrides};
 use crate::study::{RunOptions, run as run_study};
 use anyhow::{Context, Result, anyhow};
 use nascent_core::{Budget, NoReporter};
-use nascent_report::compare::{ArmRun, append_run, chart, read_runs, summarize, table};
+use nascent_report::compare::{ArmRun, STUDY_ARM, append_run, chart, read_runs, summarize, table};
 use nascent_space::Nb201Arch;
 use nascent_strategy::{StrategyConfig, StrategyKind};
 use nascent_study::{
@@ -150,7 +150,7 @@ pub fn run(args: Args) -> Result<()> {
 fn show_references(runs: &[ArmRun], out: &Path) -> Result<()> {
     for r in runs
         .iter()
-        .filter(|r| r.arm == "study" || r.arm == "random")
+        .filter(|r| r.arm == STUDY_ARM || r.arm == "random")
     {
         let dir = out.join(format!("{}-seed{}", r.arm, r.seed));
         let refs: Vec<(String, f64)> = runs
@@ -211,7 +211,7 @@ fn references(args: &Args) -> Result<Vec<(String, Nb201Arch)>> {
 
 /// Runs the study (or its random-search twin) with `seed` in its own storage and folder.
 fn study_arm(base: &StudySettings, random: bool, seed: u64, out: &Path) -> Result<ArmRun> {
-    let arm = if random { "random" } else { "study" };
+    let arm = if random { "random" } else { STUDY_ARM };
     let mut s = base.clone();
     let dir = out.join(format!("{arm}-seed{seed}"));
     std::fs::create_dir_all(&dir)
