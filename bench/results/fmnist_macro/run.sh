@@ -4,7 +4,7 @@
 # two runs can share the machine), bfloat16, the default recipe, for a fixed number of epochs, so
 # that the accuracy does not depend on the machine's pace. One run per argument
 # C:STRIDE:SEED:EPOCHS, appended to runs.txt; logs in logs/.
-#   bench/results/fmnist_macro/run.sh 32:2:0:27
+#   bench/results/fmnist_macro/run.sh 32:2:0:28 24:1:0:13
 # The stem's stride is an experiment's knob, not kept in nascent (the measurement said no):
 # apply it first with `git apply bench/results/fmnist_macro/stem_stride.patch` and rebuild
 # (`cargo build --release -p nascent-cli`); it reads NASCENT_EXP_STEM_STRIDE (default 1).
