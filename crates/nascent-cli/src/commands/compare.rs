@@ -70,6 +70,9 @@ pub struct Args {
     pub json: bool,
 }
 
+/// The results file's name of the random-search arm (the study's is [`STUDY_ARM`]).
+const RANDOM_ARM: &str = "random";
+
 /// Which arm a run is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Arm {
@@ -85,8 +88,8 @@ fn parse_arms(names: &[String]) -> Result<Vec<Arm>> {
     names
         .iter()
         .map(|n| match n.trim() {
-            "study" => Ok(Arm::Study),
-            "random" => Ok(Arm::Random),
+            STUDY_ARM => Ok(Arm::Study),
+            RANDOM_ARM => Ok(Arm::Random),
             "reference" | "ref" => Ok(Arm::Reference),
             other => Err(anyhow!(
                 "invalid `--arm`: unknown arm `{other}` (known: study, random, reference)"
@@ -150,7 +153,7 @@ pub fn run(args: Args) -> Result<()> {
 fn show_references(runs: &[ArmRun], out: &Path) -> Result<()> {
     for r in runs
         .iter()
-        .filter(|r| r.arm == STUDY_ARM || r.arm == "random")
+        .filter(|r| r.arm == STUDY_ARM || r.arm == RANDOM_ARM)
     {
         let dir = out.join(format!("{}-seed{}", r.arm, r.seed));
         let refs: Vec<(String, f64)> = runs
@@ -211,7 +214,7 @@ fn references(args: &Args) -> Result<Vec<(String, Nb201Arch)>> {
 
 /// Runs the study (or its random-search twin) with `seed` in its own storage and folder.
 fn study_arm(base: &StudySettings, random: bool, seed: u64, out: &Path) -> Result<ArmRun> {
-    let arm = if random { "random" } else { STUDY_ARM };
+    let arm = if random { RANDOM_ARM } else { STUDY_ARM };
     let mut s = base.clone();
     let dir = out.join(format!("{arm}-seed{seed}"));
     std::fs::create_dir_all(&dir)
