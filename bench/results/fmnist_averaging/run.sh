@@ -6,7 +6,7 @@
 # precise batch-norm statistics (the mean over NASCENT_EXP_PRECISE_BN training batches in place
 # of the running averages of the first copy's shares). One run per argument SEED:EPOCHS,
 # appended to runs.txt; logs in logs/.
-#   bench/results/fmnist_averaging/run.sh 0:27 1:27
+#   bench/results/fmnist_averaging/run.sh 1:27 0:27
 # The averages are an experiment's knob, not kept in nascent unless the measurement says yes:
 # apply it first with `git apply bench/results/fmnist_averaging/averaging.patch` and rebuild
 # (`cargo build --release -p nascent-cli`).
