@@ -12,23 +12,12 @@
 # (`cargo build --release -p nascent-cli`).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../../.." && pwd)"
-bin="${NASCENT_BIN:-$root/target/release/nascent}"
-arch='|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|'
-decays="${EMA:-0.999,0.9995,0.9998}"
-pbn="${PBN:-200}"
-mkdir -p "$here/logs"
+source "$here/../../fmnist_fixed.sh"
+export NASCENT_EXP_EMA="${EMA:-0.999,0.9995,0.9998}" NASCENT_EXP_PRECISE_BN="${PBN:-200}"
 for run in "$@"; do
   IFS=: read -r seed epochs <<<"$run"
-  log="$here/logs/e$epochs-seed$seed.log"
-  start=$(date +%s)
-  NASCENT_EXP_EMA=$decays NASCENT_EXP_PRECISE_BN=$pbn "$bin" train --space nb201 --arch "$arch" \
-    --channels 16 --cells 1 --epochs "$epochs" --seed "$seed" --replicas 2 --precision bfloat16 -v \
-    >"$log.out" 2>"$log"
-  end=$(date +%s)
-  acc=$(grep -oE "test accuracy +[0-9.]+" "$log.out" | grep -oE "[0-9.]+$")
-  {
-    echo "epochs=$epochs seed=$seed test=$acc seconds=$((end - start)) $(date -u +%FT%TZ)"
-    grep -oE "EXP .*" "$log" | sed 's/^/  /'
-  } >>"$here/runs.txt"
+  fixed_epochs_run "$here" "e$epochs-seed$seed" "epochs=$epochs seed=$seed" \
+    --arch "${NB201_CELL[conv3x3]}" --channels 16 --cells 1 --epochs "$epochs" --seed "$seed" \
+    --replicas 2 --precision bfloat16
+  grep -oE "EXP .*" "$here/logs/e$epochs-seed$seed.log" | sed 's/^/  /' >>"$here/runs.txt"
 done

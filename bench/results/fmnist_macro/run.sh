@@ -10,20 +10,13 @@
 # (`cargo build --release -p nascent-cli`); it reads NASCENT_EXP_STEM_STRIDE (default 1).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../../.." && pwd)"
-bin="${NASCENT_BIN:-$root/target/release/nascent}"
-arch='|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|'
-mkdir -p "$here/logs"
+source "$here/../../fmnist_fixed.sh"
 for run in "$@"; do
   IFS=: read -r c stride seed epochs <<<"$run"
   par=(--replicas 2)
   [[ -n "${THREADS:-}" ]] && par=(--threads "$THREADS")
-  log="$here/logs/c$c-s$stride-e$epochs-seed$seed.log"
-  start=$(date +%s)
-  NASCENT_EXP_STEM_STRIDE=$stride "$bin" train --space nb201 --arch "$arch" --channels "$c" --cells 1 \
-    --epochs "$epochs" --seed "$seed" "${par[@]}" --precision bfloat16 -v \
-    >"$log.out" 2>"$log"
-  end=$(date +%s)
-  acc=$(grep -oE "test accuracy +[0-9.]+" "$log.out" | grep -oE "[0-9.]+$")
-  echo "c=$c stride=$stride epochs=$epochs seed=$seed test=$acc seconds=$((end - start)) threads=${THREADS:-copies} $(date -u +%FT%TZ)" >>"$here/runs.txt"
+  NASCENT_EXP_STEM_STRIDE=$stride fixed_epochs_run "$here" "c$c-s$stride-e$epochs-seed$seed" \
+    "c=$c stride=$stride epochs=$epochs seed=$seed threads=${THREADS:-copies}" \
+    --arch "${NB201_CELL[conv3x3]}" --channels "$c" --cells 1 --epochs "$epochs" --seed "$seed" \
+    "${par[@]}" --precision bfloat16
 done

@@ -9,17 +9,13 @@
 # apply it first with `git apply bench/results/fmnist_macro/stem_stride.patch` and rebuild
 # (`cargo build --release -p nascent-cli`); it reads NASCENT_EXP_STEM_STRIDE (default 1).
 set -euo pipefail
-cd "$(dirname "$0")/../../.."
-here=bench/results/fmnist_macro
-bin=${NASCENT_BIN:-target/release/nascent}
-arch='|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|'
+here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/../../fmnist_fixed.sh"
 rounds=$1; shift
 for round in $(seq "$rounds"); do
   for cfg in "$@"; do
     IFS=: read -r c stride <<<"$cfg"
-    out=$(NASCENT_EXP_STEM_STRIDE=$stride "$bin" train --space nb201 --arch "$arch" --channels "$c" --cells 1 --epochs 2 \
-      --data-fraction 0.25 --replicas 2 --precision bfloat16 -v 2>&1 |
-      grep -E "epoch [0-9]:" | sed -E 's/.*(epoch [0-9]).*, ([0-9]+) img\/s/\1 \2/' | tr '\n' ' ')
-    echo "$(date -u +%FT%TZ) c=$c stride=$stride $out" | tee -a "$here/speed.txt"
+    NASCENT_EXP_STEM_STRIDE=$stride speed_pass "c=$c stride=$stride" \
+      --arch "${NB201_CELL[conv3x3]}" --channels "$c" --cells 1 | tee -a "$here/speed.txt"
   done
 done

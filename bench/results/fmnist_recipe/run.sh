@@ -8,10 +8,7 @@
 #   THREADS=1 bench/results/fmnist_recipe/run.sh smooth:0:23 &  THREADS=1 ... cutout:0:23 &
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../../.." && pwd)"
-bin="${NASCENT_BIN:-$root/target/release/nascent}"
-arch='|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|'
-mkdir -p "$here/logs"
+source "$here/../../fmnist_fixed.sh"
 for run in "$@"; do
   IFS=: read -r variant seed epochs <<<"$run"
   case "$variant" in
@@ -33,11 +30,8 @@ for run in "$@"; do
   esac
   threads=()
   [[ -n "${THREADS:-}" ]] && threads=(--threads "$THREADS")
-  log="$here/logs/$variant-e$epochs-seed$seed.log"
-  start=$(date +%s)
-  "$bin" train --space nb201 --arch "$arch" --channels 16 --cells 1 --epochs "$epochs" \
-    --seed "$seed" --precision bfloat16 "${threads[@]}" "${flags[@]}" -v >"$log.out" 2>"$log"
-  end=$(date +%s)
-  acc=$(grep -oE "test accuracy +[0-9.]+" "$log.out" | grep -oE "[0-9.]+$")
-  echo "variant=$variant flags='${flags[*]}' epochs=$epochs seed=$seed test=$acc seconds=$((end - start)) threads=${THREADS:-all} $(date -u +%FT%TZ)" >>"$here/runs.txt"
+  fixed_epochs_run "$here" "$variant-e$epochs-seed$seed" \
+    "variant=$variant flags='${flags[*]}' epochs=$epochs seed=$seed threads=${THREADS:-all}" \
+    --arch "${NB201_CELL[conv3x3]}" --channels 16 --cells 1 --epochs "$epochs" --seed "$seed" \
+    --precision bfloat16 "${threads[@]}" "${flags[@]}"
 done

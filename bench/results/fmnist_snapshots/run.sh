@@ -13,21 +13,13 @@
 # (`cargo build --release -p nascent-cli`).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../../.." && pwd)"
-bin="${NASCENT_BIN:-$root/target/release/nascent}"
-arch='|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|'
-mkdir -p "$here/logs"
+source "$here/../../fmnist_fixed.sh"
 for run in "$@"; do
   IFS=: read -r seed epochs e1 c hi <<<"$run"
-  log="$here/logs/e$epochs-seed$seed-fge$e1-$c-$hi.log"
-  start=$(date +%s)
-  NASCENT_EXP_FGE=$e1:$c:$hi "$bin" train --space nb201 --arch "$arch" --channels 16 --cells 1 \
-    --epochs "$epochs" --seed "$seed" --replicas 2 --precision bfloat16 -v \
-    >"$log.out" 2>"$log"
-  end=$(date +%s)
-  acc=$(grep -oE "test accuracy +[0-9.]+" "$log.out" | grep -oE "[0-9.]+$")
-  {
-    echo "seed=$seed epochs=$epochs fge=$e1:$c:$hi test=$acc seconds=$((end - start)) $(date -u +%FT%TZ)"
-    grep -oE "EXP [a-z].*test.*" "$log" | sed 's/^/  /'
-  } >>"$here/runs.txt"
+  name="e$epochs-seed$seed-fge$e1-$c-$hi"
+  NASCENT_EXP_FGE=$e1:$c:$hi fixed_epochs_run "$here" "$name" \
+    "seed=$seed epochs=$epochs fge=$e1:$c:$hi" \
+    --arch "${NB201_CELL[conv3x3]}" --channels 16 --cells 1 --epochs "$epochs" --seed "$seed" \
+    --replicas 2 --precision bfloat16
+  grep -oE "EXP [a-z].*test.*" "$here/logs/$name.log" | sed 's/^/  /' >>"$here/runs.txt"
 done
